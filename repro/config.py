@@ -1,0 +1,299 @@
+"""Typed schemas of every config group, registered in Hydra's ConfigStore.
+
+Each YAML option under ``conf/<group>/`` extends one of these schemas
+(``defaults: [/schema/<group>/<name>@_here_]``), so Hydra rejects an unknown key or a wrongly typed value
+at compose time. Ranges that types cannot express are checked by :func:`validate`, which names the full
+key (``pruner.sparsity=1.5 ...``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from repro.errors import check_choice, check_range
+
+SCOPES = ("global", "layer", "neuron")
+
+
+class Checked:
+    """Mixin: ``check(prefix)`` validates ranges; subclasses extend it."""
+
+    def check(self, prefix: str) -> None:  # pragma: no cover - overridden
+        pass
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass
+class ModelConfig(Checked):
+    _target_: str = "???"
+    name: str = "???"
+    # Image side the model is built for; data sets that can be resized (digits) follow it.
+    input_size: int | None = None
+
+    def check(self, prefix: str) -> None:
+        if self.input_size is not None:
+            check_range(f"{prefix}.input_size", self.input_size, 1)
+
+
+@dataclass
+class MLPConfig(ModelConfig):
+    hidden: list[int] = field(default_factory=lambda: [128, 256])
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        for i, h in enumerate(self.hidden):
+            check_range(f"{prefix}.hidden[{i}]", h, 1)
+
+
+@dataclass
+class ConvNetConfig(ModelConfig):
+    channels: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        for i, c in enumerate(self.channels):
+            check_range(f"{prefix}.channels[{i}]", c, 1)
+
+
+@dataclass
+class ResNetConfig(ModelConfig):
+    width: int = 64
+    stem: str = "cifar"  # cifar: 3x3 stride-1 stem + max-pool; imagenet: 7x7 stride-2 stem + max-pool
+    depth: int = 18
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        check_range(f"{prefix}.width", self.width, 1)
+        check_choice(f"{prefix}.stem", self.stem, ("cifar", "imagenet"))
+
+
+@dataclass
+class PretrainedConfig(ModelConfig):
+    arch: str = "???"
+    pretrained: bool = False
+
+
+# --------------------------------------------------------------------------- dataset
+
+
+@dataclass
+class DatasetConfig(Checked):
+    name: str = "???"
+    root: str = "data"
+    download: bool = False
+    # None keeps the native side; an int resizes every image once at load time.
+    image_size: int | None = None
+    augment: bool = True
+    crop_padding: int = 0
+    pad_mode: str = "constant"
+    flip: bool = False
+    # Keep only the first N samples of a split (after a seeded shuffle); None keeps all.
+    train_subset: int | None = None
+    test_subset: int | None = None
+    # Samples taken out of the training split as a validation split (LOBSTER's plateau test).
+    val_size: int = 0
+    # synthetic only
+    num_classes: int = 10
+    channels: int = 3
+    train_size: int = 1024
+    test_size: int = 256
+
+    def check(self, prefix: str) -> None:
+        if self.image_size is not None:
+            check_range(f"{prefix}.image_size", self.image_size, 1)
+        check_range(f"{prefix}.crop_padding", self.crop_padding, 0)
+        check_choice(f"{prefix}.pad_mode", self.pad_mode, ("constant", "reflect"))
+        for key in ("train_subset", "test_subset"):
+            value = getattr(self, key)
+            if value is not None:
+                check_range(f"{prefix}.{key}", value, 1)
+        check_range(f"{prefix}.val_size", self.val_size, 0)
+        check_range(f"{prefix}.num_classes", self.num_classes, 2)
+        check_range(f"{prefix}.channels", self.channels, 1)
+        check_range(f"{prefix}.train_size", self.train_size, 1)
+        check_range(f"{prefix}.test_size", self.test_size, 1)
+
+
+# --------------------------------------------------------------------------- pruner
+
+
+@dataclass
+class PrunerConfig(Checked):
+    _target_: str = "???"
+    name: str = "???"
+    # Pruning steps after the dense training (step 0).
+    steps: int = 1
+    scope: str = "global"
+    # Module kinds whose weight is prunable, and fnmatch patterns of module names to leave dense.
+    prunable: list[str] = field(default_factory=lambda: ["conv", "linear"])
+    exclude: list[str] = field(default_factory=list)
+    # Where surviving weights restart before retraining: none (continue), init (values at step 0 start).
+    rewind: str = "none"
+    # Prune from the step's best-test-accuracy weights instead of the last ones.
+    use_best: bool = False
+
+    def check(self, prefix: str) -> None:
+        check_range(f"{prefix}.steps", self.steps, 0)
+        check_choice(f"{prefix}.scope", self.scope, SCOPES)
+        check_choice(f"{prefix}.rewind", self.rewind, ("none", "init"))
+        for i, kind in enumerate(self.prunable):
+            check_choice(f"{prefix}.prunable[{i}]", kind, ("conv", "linear"))
+        if not self.prunable:
+            check_choice(f"{prefix}.prunable", self.prunable, ("a non-empty list of conv, linear",))
+
+
+@dataclass
+class OneShotConfig(PrunerConfig):
+    sparsity: float = 0.9
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        check_range(f"{prefix}.sparsity", self.sparsity, 0.0, 1.0, high_open=True)
+
+
+@dataclass
+class RateConfig(PrunerConfig):
+    # Fraction of the remaining weights removed at each step.
+    rate: float = 0.2
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        check_range(f"{prefix}.rate", self.rate, 0.0, 1.0, low_open=True, high_open=True)
+
+
+@dataclass
+class NotImplementedPrunerConfig(PrunerConfig):
+    pass
+
+
+# --------------------------------------------------------------------------- entropy
+
+
+@dataclass
+class EntropyConfig(Checked):
+    names: list[str] = field(default_factory=list)
+    split: str = "test"
+    max_batches: int | None = None
+
+    def check(self, prefix: str) -> None:
+        check_choice(f"{prefix}.split", self.split, ("train", "test"))
+        if self.max_batches is not None:
+            check_range(f"{prefix}.max_batches", self.max_batches, 1)
+
+
+# --------------------------------------------------------------------------- trainer
+
+
+@dataclass
+class TrainerConfig(Checked):
+    epochs: int = 1
+    # Epochs of the dense training (step 0); None uses ``epochs``.
+    dense_epochs: int | None = None
+    batch_size: int = 128
+    eval_batch_size: int = 1000
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.1
+    grad_clip: float | None = None
+    # Stop an epoch after this many batches (smoke tests, benchmarks); None runs the whole epoch.
+    max_batches: int | None = None
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    deterministic: bool = False
+    num_threads: int | None = None
+    progress: bool = True
+
+    def check(self, prefix: str) -> None:
+        check_range(f"{prefix}.epochs", self.epochs, 0)
+        if self.dense_epochs is not None:
+            check_range(f"{prefix}.dense_epochs", self.dense_epochs, 0)
+        check_range(f"{prefix}.batch_size", self.batch_size, 1)
+        check_range(f"{prefix}.eval_batch_size", self.eval_batch_size, 1)
+        check_choice(f"{prefix}.optimizer", self.optimizer, ("sgd", "adam"))
+        check_range(f"{prefix}.lr", self.lr, 0.0, low_open=True)
+        check_range(f"{prefix}.momentum", self.momentum, 0.0, 1.0, high_open=True)
+        check_range(f"{prefix}.weight_decay", self.weight_decay, 0.0)
+        check_choice(f"{prefix}.schedule", self.schedule, ("constant", "cosine", "multistep"))
+        check_range(f"{prefix}.gamma", self.gamma, 0.0, 1.0, low_open=True)
+        if self.grad_clip is not None:
+            check_range(f"{prefix}.grad_clip", self.grad_clip, 0.0, low_open=True)
+        if self.max_batches is not None:
+            check_range(f"{prefix}.max_batches", self.max_batches, 1)
+        check_choice(f"{prefix}.device", self.device, ("auto", "cpu", "cuda"))
+        if self.num_threads is not None:
+            check_range(f"{prefix}.num_threads", self.num_threads, 1)
+
+
+# --------------------------------------------------------------------------- logger
+
+
+@dataclass
+class LoggerConfig(Checked):
+    name: str = "none"
+    project: str = "repro"
+    entity: str | None = None
+    # auto: online when a W&B key is configured, offline otherwise.
+    mode: str = "auto"
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def check(self, prefix: str) -> None:
+        check_choice(f"{prefix}.name", self.name, ("wandb", "none"))
+        check_choice(f"{prefix}.mode", self.mode, ("auto", "offline", "online", "disabled"))
+
+
+GROUP_SCHEMAS: dict[str, dict[str, type]] = {
+    "model": {
+        "base": ModelConfig,
+        "mlp": MLPConfig,
+        "convnet": ConvNetConfig,
+        "resnet": ResNetConfig,
+        "pretrained": PretrainedConfig,
+    },
+    "dataset": {"base": DatasetConfig},
+    "pruner": {
+        "base": PrunerConfig,
+        "oneshot": OneShotConfig,
+        "rate": RateConfig,
+        "not_implemented": NotImplementedPrunerConfig,
+    },
+    "entropy": {"base": EntropyConfig},
+    "trainer": {"base": TrainerConfig},
+    "logger": {"base": LoggerConfig},
+}
+
+
+def register_schemas() -> None:
+    """Store every schema as ``schema/<group>/<name>`` so YAML options can extend it."""
+    cs = ConfigStore.instance()
+    for group, schemas in GROUP_SCHEMAS.items():
+        for name, node in schemas.items():
+            cs.store(group=f"schema/{group}", name=name, node=node)
+
+
+def _check_node(node: Any, prefix: str) -> None:
+    if isinstance(node, Checked):
+        node.check(prefix)
+    if is_dataclass(node):
+        for f in fields(node):
+            _check_node(getattr(node, f.name), f"{prefix}.{f.name}")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check every group's ranges and the top-level keys; raise ConfigError naming the first bad key."""
+    for group in GROUP_SCHEMAS:
+        if group in cfg:
+            _check_node(OmegaConf.to_object(cfg[group]), group)
+    check_range("seed", cfg.seed, 0)

@@ -1,0 +1,45 @@
+"""Build objects from a config's ``_target_``, limited to trusted packages.
+
+A sweep file or a shared config must not be able to run arbitrary code on a cluster, so ``_target_`` must
+name something inside an allowed top-level package unless the user opts out with
+``allow_any_target=true`` (a top-level key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.utils import get_object
+from omegaconf import DictConfig, OmegaConf
+
+from repro.errors import ConfigError
+
+ALLOWED_PACKAGES = ("repro", "torch", "torchvision", "timm")
+META_KEYS = ("_target_", "_recursive_", "_convert_", "_partial_")
+
+
+def resolve_target(key: str, target: str, allow_any: bool = False) -> Any:
+    """Return the callable named by ``target``; ``key`` names the config entry in error messages."""
+    top = target.split(".", 1)[0]
+    if not allow_any and top not in ALLOWED_PACKAGES:
+        raise ConfigError(
+            f"{key}={target!r} is invalid: _target_ must be inside {', '.join(ALLOWED_PACKAGES)} "
+            "(set allow_any_target=true to lift this)"
+        )
+    try:
+        return get_object(target)
+    except Exception as exc:  # hydra wraps ImportError/AttributeError in its own types
+        raise ConfigError(f"{key}={target!r} is invalid: cannot import it ({type(exc).__name__})") from None
+
+
+def build(
+    cfg: DictConfig, key: str, skip: tuple[str, ...] = (), allow_any: bool = False, **extra: Any
+) -> Any:
+    """Call ``cfg._target_`` with the node's other keys (minus ``skip``) plus ``extra``."""
+    fn = resolve_target(f"{key}._target_", cfg._target_, allow_any)
+    kwargs = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(kwargs, dict)
+    for k in (*META_KEYS, *skip):
+        kwargs.pop(k, None)
+    kwargs.update(extra)
+    return fn(**kwargs)

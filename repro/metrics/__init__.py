@@ -1,0 +1,1 @@
+"""Measurements taken on a trained (pruned) network: entropies, PQ Index, sharpness, depth."""

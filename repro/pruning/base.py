@@ -1,0 +1,84 @@
+"""The pruner interface: a pruner decides how many weights go, where, and from which weights.
+
+The prune-retrain loop (``repro.experiment``) is the same for every method; a pruner only fills in
+:meth:`Pruner.prune` (and, for methods that prune while training, :meth:`Pruner.training_hook`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from repro.pruning.masks import Masks
+
+
+@dataclass
+class PruneContext:
+    """What a pruner may look at when it prunes step ``step``."""
+
+    model: nn.Module
+    step: int
+    device: torch.device
+    data: Any = None
+    # Parameter values before any training, and after the dense training (step 0), on the CPU.
+    init_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    dense_state: dict[str, torch.Tensor] | None = None
+    # Filled by the loop when an entropy metric runs before pruning (EGP reads it).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainState:
+    """Passed to a training hook after every optimizer step."""
+
+    epoch: int
+    iteration: int  # global within this step's training
+    iterations_per_epoch: int
+    total_iterations: int
+    model: nn.Module
+    masks: Masks
+    loss: torch.Tensor
+
+
+TrainHook = Callable[[TrainState], None]
+
+
+class Pruner:
+    """Base pruner: holds the settings shared by every method (see ``repro.config.PrunerConfig``)."""
+
+    def __init__(
+        self,
+        *,
+        steps: int = 1,
+        scope: str = "global",
+        prunable: Sequence[str] = ("conv", "linear"),
+        exclude: Sequence[str] = (),
+        rewind: str = "none",
+        use_best: bool = False,
+    ) -> None:
+        self.steps = steps
+        self.scope = scope
+        self.prunable = tuple(prunable)
+        self.exclude = tuple(exclude)
+        self.rewind = rewind
+        self.use_best = use_best
+
+    def prune(self, masks: Masks, ctx: PruneContext) -> None:
+        """Update ``masks`` in place for step ``ctx.step`` (>= 1)."""
+        raise NotImplementedError
+
+    def training_hook(self, masks: Masks, ctx: PruneContext) -> TrainHook | None:
+        """A callback run after every optimizer step of step ``ctx.step``'s training, or None."""
+        return None
+
+    def nominal_sparsity(self, step: int) -> float | None:
+        """The sparsity label of a step, where the method has one (the real value is recorded too)."""
+        return None
+
+    def needs(self) -> set[str]:
+        """Measurements the loop must provide in ``ctx.extras`` before :meth:`prune` (e.g. ``{"egp"}``)."""
+        return set()

@@ -1,0 +1,48 @@
+"""Run a sweep file: ``python -m repro.sweep sweeps/<name>.yaml [key=value ...]``.
+
+A sweep file names the fixed overrides and the swept parameters of one paper table or figure; this turns it
+into one Hydra multirun (so launchers, resume and the aggregation callback all apply). Extra command-line
+overrides are appended, e.g. ``hydra/launcher=joblib`` or ``trainer.epochs=1`` for a dry run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+
+def sweep_argv(path: Path, extra: list[str]) -> list[str]:
+    spec = OmegaConf.load(path)
+    unknown = set(spec.keys()) - {"overrides", "params"}
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}; allowed: overrides, params")
+    fixed = [str(o) for o in spec.get("overrides", [])]
+    params = spec.get("params", {}) or {}
+    swept = [f"{k}={v}" for k, v in params.items()]
+    return ["-m", f"sweep_name={path.stem}", *fixed, *swept, *extra]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if argv else 2)
+    path = Path(argv[0])
+    if not path.is_file():
+        available = ", ".join(sorted(p.name for p in Path("sweeps").glob("*.yaml"))) or "none found"
+        print(f"error: sweep={str(path)!r} is not a file; sweeps here: {available}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        args = sweep_argv(path, argv[1:])
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    from repro.run import main as run_main
+
+    run_main(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Training and evaluation loops, optimizer and schedule factories.
+
+One optimizer and one schedule per pruning step (the papers restart both at every step). Masks are
+re-applied after every optimizer step so pruned weights stay exactly zero.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from repro.pruning.base import TrainHook, TrainState
+from repro.pruning.masks import Masks
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, loss: float) -> None:
+        super().__init__(f"training diverged at epoch {epoch} (loss={loss})")
+        self.epoch = epoch
+        self.loss = loss
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from repro.errors import bad_value
+
+        raise bad_value("trainer.device", name, "no CUDA device is visible; use auto or cpu")
+    return torch.device(name)
+
+
+def make_optimizer(params: Iterable[nn.Parameter], cfg: Any) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(
+        params,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=cfg.nesterov and cfg.momentum > 0,
+        weight_decay=cfg.weight_decay,
+    )
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: Any, epochs: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """Stepped once per epoch: cosine to 0 over ``epochs``, multi-step decay, or constant."""
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1), eta_min=0.0)
+    if cfg.schedule == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (no loss scaling needed); a no-op on the CPU, where fp32 is faster."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, batches: Iterable, device: torch.device, amp: bool = False
+) -> dict[str, float]:
+    """Mean cross-entropy and top-1 accuracy over ``batches``."""
+    model.eval()
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    n = 0
+    for x, y in batches:
+        with autocast(device, amp):
+            out = model(x)
+        loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+        correct += (out.argmax(dim=1) == y).sum()
+        n += y.numel()
+    return {"loss": float(loss_sum) / max(n, 1), "acc": float(correct) / max(n, 1)}
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_acc: float = -1.0
+
+
+def fit(
+    model: nn.Module,
+    masks: Masks,
+    train_batches: Callable[[int], Iterable],
+    cfg: Any,
+    epochs: int,
+    device: torch.device,
+    evaluate_fn: Callable[[], dict[str, float]] | None = None,
+    hook: TrainHook | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+    keep_best: bool = False,
+) -> FitResult:
+    """Train for ``epochs`` with a fresh optimizer and schedule.
+
+    ``train_batches(epoch)`` returns that epoch's batches. ``evaluate_fn`` runs after each epoch (test metrics
+    for the log and for ``keep_best``, the weights with the best test accuracy, as the SAP code prunes from).
+    """
+    opt = make_optimizer(model.parameters(), cfg)
+    sched = make_scheduler(opt, cfg, epochs)
+    result = FitResult()
+    iteration = 0
+    masks.apply()
+    for epoch in range(epochs):
+        model.train()
+        batches = train_batches(epoch)
+        per_epoch = len(batches) if hasattr(batches, "__len__") else 0
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        for x, y in batches:
+            with autocast(device, cfg.amp):
+                out = model(x)
+                loss = F.cross_entropy(out.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            masks.apply()
+            iteration += 1
+            if hook is not None:
+                hook(TrainState(epoch, iteration, per_epoch, per_epoch * epochs, model, masks, loss.detach()))
+            loss_sum += loss.detach().double() * y.numel()
+            correct += (out.detach().argmax(dim=1) == y).sum()
+            seen += y.numel()
+        sched.step()
+        train_loss = float(loss_sum) / max(seen, 1)
+        if not math.isfinite(train_loss):
+            raise DivergedError(epoch, train_loss)
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_acc": float(correct) / max(seen, 1),
+            "lr": opt.param_groups[0]["lr"],
+        }
+        if evaluate_fn is not None:
+            test = evaluate_fn()
+            row.update({"test_loss": test["loss"], "test_acc": test["acc"]})
+            if keep_best and test["acc"] > result.best_acc:
+                result.best_acc = test["acc"]
+                result.best_state = copy.deepcopy(
+                    {k: v.detach().cpu() for k, v in model.state_dict().items()}
+                )
+        result.history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+    return result
