@@ -35,6 +35,8 @@ class ModelConfig(Checked):
     name: str = "???"
     # Image side the model is built for; data sets that can be resized (digits) follow it.
     input_size: int | None = None
+    # Start from these weights (a state_dict saved with torch.save; loaded with weights_only=True).
+    checkpoint: str | None = None
 
     def check(self, prefix: str) -> None:
         if self.input_size is not None:
@@ -137,6 +139,9 @@ class PrunerConfig(Checked):
     rewind: str = "none"
     # Prune from the step's best-test-accuracy weights instead of the last ones.
     use_best: bool = False
+    # Also write each step's PQ Index over the (p, q) heat-map grid to pqi/step_<t>.json (read by the loop,
+    # not passed to the pruner; 20 passes over the weights per step, so off unless a SAP figure needs it).
+    pqi_grid: bool = False
 
     def check(self, prefix: str) -> None:
         check_range(f"{prefix}.steps", self.steps, 0)
@@ -168,6 +173,104 @@ class RateConfig(PrunerConfig):
 
 
 @dataclass
+class SAPConfig(PrunerConfig):
+    # SAP count rule (repro.pruning.sap): PQ Index exponents 0 < p < q, eta >= 0, gamma > 0, 0 < beta <= 1.
+    p: float = 0.5
+    q: float = 1.0
+    eta: float = 0.0
+    gamma: float = 1.0
+    beta: float = 0.9
+
+    def check(self, prefix: str) -> None:
+        from repro.pruning.sap import check_sap_args
+
+        super().check(prefix)
+        check_sap_args(self.p, self.q, self.eta, self.gamma, self.beta, prefix)
+
+
+@dataclass
+class GradualConfig(OneShotConfig):
+    # Cubic schedule of Zhu & Gupta during step `prune_step`'s training (repro.pruning.gradual).
+    initial_sparsity: float = 0.0
+    start_epoch: int = 0
+    # None: end after `end_fraction` of the step's iterations; the target is reached exactly there.
+    end_epoch: int | None = None
+    end_fraction: float = 0.75
+    frequency: int = 100
+    prune_step: int = 1
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        check_range(f"{prefix}.initial_sparsity", self.initial_sparsity, 0.0, self.sparsity)
+        check_range(f"{prefix}.start_epoch", self.start_epoch, 0)
+        if self.end_epoch is not None:
+            check_range(f"{prefix}.end_epoch", self.end_epoch, self.start_epoch + 1)
+        check_range(f"{prefix}.end_fraction", self.end_fraction, 0.0, 1.0, low_open=True)
+        check_range(f"{prefix}.frequency", self.frequency, 1)
+        check_range(f"{prefix}.prune_step", self.prune_step, 1, self.steps)
+
+    def check_with(self, cfg: DictConfig, prefix: str) -> None:
+        if self.end_epoch is not None and self.end_epoch > cfg.trainer.epochs:
+            check_range(f"{prefix}.end_epoch", self.end_epoch, self.start_epoch + 1, cfg.trainer.epochs)
+
+
+@dataclass
+class LobsterConfig(OneShotConfig):
+    # LOBSTER (repro.pruning.lobster): shrink insensitive weights, threshold at validation-loss plateaus.
+    lmbda: float = 1e-4
+    tolerance: float = 0.05
+    patience: int = 20
+    # Optimizer steps between plateau checks; 0 checks once per epoch (the group's code).
+    check_every: int = 0
+    plateau_delta: float = 0.01
+    bisection_delta: float = 0.05
+    midpoint: bool = False
+    regularize_bias: bool = True
+    restore_best: bool = True
+    # Fraction of the step's iterations after which the rest of the target is pruned by magnitude.
+    force_at: float | None = 0.9
+    val_batch_size: int = 1000
+    prune_step: int = 1
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        check_choice(f"{prefix}.scope", self.scope, ("global",))
+        check_range(f"{prefix}.lmbda", self.lmbda, 0.0)
+        check_range(f"{prefix}.tolerance", self.tolerance, 0.0)
+        check_range(f"{prefix}.patience", self.patience, 0)
+        check_range(f"{prefix}.check_every", self.check_every, 0)
+        check_range(f"{prefix}.plateau_delta", self.plateau_delta, 0.0)
+        check_range(f"{prefix}.bisection_delta", self.bisection_delta, 0.0, low_open=True)
+        if self.force_at is not None:
+            check_range(f"{prefix}.force_at", self.force_at, 0.0, 1.0, low_open=True)
+        check_range(f"{prefix}.val_batch_size", self.val_batch_size, 1)
+        check_range(f"{prefix}.prune_step", self.prune_step, 1, self.steps)
+
+    def check_with(self, cfg: DictConfig, prefix: str) -> None:
+        if int(cfg.dataset.get("val_size", 0) or 0) == 0:
+            from repro.errors import bad_value
+
+            raise bad_value("dataset.val_size", 0, "pruner=lobster needs a validation split: set it > 0")
+
+
+@dataclass
+class EGPConfig(RateConfig):
+    # EGP (repro.pruning.egp): rate of the candidates' surviving weights per step, layer-wise only.
+    rate: float = 0.5
+    scope: str = "layer"
+    # Layer entropy that drives the allocation: batch (official per-batch mean) or pass (whole pass).
+    estimator: str = "batch"
+    # Add the retrain-from-scratch ablation as one extra step after the last EGP step.
+    scratch: bool = False
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        check_choice(f"{prefix}.scope", self.scope, ("layer",))
+        check_choice(f"{prefix}.estimator", self.estimator, ("batch", "pass"))
+        check_choice(f"{prefix}.rewind", self.rewind, ("none",))
+
+
+@dataclass
 class NotImplementedPrunerConfig(PrunerConfig):
     pass
 
@@ -180,11 +283,78 @@ class EntropyConfig(Checked):
     names: list[str] = field(default_factory=list)
     split: str = "test"
     max_batches: int | None = None
+    # After the last pruning step, build the shallower network from the zero-entropy layers and compare
+    # it with the pruned one (repro.metrics.depth): layers, parameters, FLOPs, latency, test accuracy.
+    depth: bool = False
+    # Batch size of the latency measurement.
+    latency_batch: int = 128
+    # PSP-entropy (repro.metrics.psp): count the output layer as a hidden layer; keep the [neurons x classes]
+    # matrices only of layers with at most this many neurons (None: every layer).
+    psp_include_output: bool = False
+    psp_matrix_max_neurons: int | None = None
 
     def check(self, prefix: str) -> None:
         check_choice(f"{prefix}.split", self.split, ("train", "test"))
         if self.max_batches is not None:
             check_range(f"{prefix}.max_batches", self.max_batches, 1)
+        check_range(f"{prefix}.latency_batch", self.latency_batch, 1)
+        if self.psp_matrix_max_neurons is not None:
+            check_range(f"{prefix}.psp_matrix_max_neurons", self.psp_matrix_max_neurons, 0)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass
+class AnalysisConfig(Checked):
+    # Sharpness measurements (repro.analysis, repro.metrics.sharpness): curve1d, surface2d, hessian,
+    # epsilon, interpolation. Empty: none.
+    names: list[str] = field(default_factory=list)
+    # final: only after the last step; all: after every step (the dense step 0 included).
+    at: str = "final"
+    split: str = "train"
+    # The cost bound: every loss is the mean over `batches` fixed random batches of `batch_size`.
+    batches: int = 4
+    batch_size: int = 512
+    seed: int = 0
+    # weights: surviving entries of the prunable weights move; all: every other parameter too.
+    params: str = "weights"
+    radius: float = 1.0
+    points_1d: int = 41
+    points_2d: int = 21
+    hessian_iters: int = 20
+    hessian_tol: float = 1e-3
+    epsilon: float = 1e-3
+    epsilon_steps: int = 10
+    interpolate_with: list[str] = field(default_factory=lambda: ["oneshot", "gradual", "lobster"])
+    interp_points: int = 21
+    interp_margin: float = 0.0
+    interp_sparsity_tol: float = 0.005
+
+    def check(self, prefix: str) -> None:
+        from repro.analysis import MEASURES
+
+        for i, name in enumerate(self.names):
+            check_choice(f"{prefix}.names[{i}]", name, MEASURES)
+        check_choice(f"{prefix}.at", self.at, ("final", "all"))
+        check_choice(f"{prefix}.split", self.split, ("train", "test", "val"))
+        check_choice(f"{prefix}.params", self.params, ("weights", "all"))
+        for key in ("batches", "batch_size", "hessian_iters", "epsilon_steps"):
+            check_range(f"{prefix}.{key}", getattr(self, key), 1)
+        for key in ("points_1d", "points_2d", "interp_points"):
+            check_range(f"{prefix}.{key}", getattr(self, key), 2)
+        check_range(f"{prefix}.seed", self.seed, 0)
+        check_range(f"{prefix}.radius", self.radius, 0.0, low_open=True)
+        check_range(f"{prefix}.hessian_tol", self.hessian_tol, 0.0)
+        check_range(f"{prefix}.epsilon", self.epsilon, 0.0, low_open=True)
+        check_range(f"{prefix}.interp_margin", self.interp_margin, 0.0)
+        check_range(f"{prefix}.interp_sparsity_tol", self.interp_sparsity_tol, 0.0)
+
+    def check_with(self, cfg: DictConfig, prefix: str) -> None:
+        if self.split == "val" and self.names and int(cfg.dataset.get("val_size", 0) or 0) == 0:
+            from repro.errors import bad_value
+
+            raise bad_value(f"{prefix}.split", "val", "needs dataset.val_size > 0")
 
 
 # --------------------------------------------------------------------------- trainer
@@ -267,9 +437,14 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "base": PrunerConfig,
         "oneshot": OneShotConfig,
         "rate": RateConfig,
+        "sap": SAPConfig,
+        "gradual": GradualConfig,
+        "lobster": LobsterConfig,
+        "egp": EGPConfig,
         "not_implemented": NotImplementedPrunerConfig,
     },
     "entropy": {"base": EntropyConfig},
+    "analysis": {"base": AnalysisConfig},
     "trainer": {"base": TrainerConfig},
     "logger": {"base": LoggerConfig},
 }
@@ -295,5 +470,8 @@ def validate(cfg: DictConfig) -> None:
     """Check every group's ranges and the top-level keys; raise ConfigError naming the first bad key."""
     for group in GROUP_SCHEMAS:
         if group in cfg:
-            _check_node(OmegaConf.to_object(cfg[group]), group)
+            node = OmegaConf.to_object(cfg[group])
+            _check_node(node, group)
+            if hasattr(node, "check_with"):  # checks that need other groups (e.g. trainer.epochs)
+                node.check_with(cfg, group)
     check_range("seed", cfg.seed, 0)

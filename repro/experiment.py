@@ -7,6 +7,7 @@ writes one record. A re-run resumes after the last recorded step.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,25 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from repro.analysis import run_analysis
 from repro.data import Data, build_data
 from repro.instantiate import build
 from repro.loggers import NullLogger
+from repro.metrics.pqi import pruned_pqi, weight_report
 from repro.metrics.registry import measure
 from repro.models import build_model
+from repro.parallel import configure_job
 from repro.pruning.base import PruneContext, Pruner
 from repro.pruning.masks import Masks
-from repro.tracking import RunStore, atomic_torch_save, identity, safe_load
+from repro.tracking import (
+    CorruptFileError,
+    RunStore,
+    atomic_torch_save,
+    identity,
+    safe_load,
+    sha256_file,
+    warn,
+)
 from repro.train import DivergedError, evaluate, fit, resolve_device
 
 
@@ -60,10 +72,13 @@ def build_job(cfg: DictConfig) -> Job:
     """Build data, model, pruner and masks; raises ConfigError/DataMissingError before anything is written."""
     from repro.errors import ConfigError
 
-    device = resolve_device(cfg.trainer.device)
-    if cfg.trainer.num_threads:
-        torch.set_num_threads(cfg.trainer.num_threads)
-    torch.use_deterministic_algorithms(cfg.trainer.deterministic, warn_only=True)
+    # Threads per job (trainer.num_threads, else a share of the cores in a parallel sweep), GPU per job.
+    device = configure_job(cfg.trainer, resolve_device(cfg.trainer.device))
+    if cfg.trainer.deterministic:
+        # cuBLAS needs a fixed workspace for reproducible matrix products; cuDNN must not autotune.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True)
     data = build_data(cfg.dataset, device=device)
     torch.manual_seed(cfg.seed)
     model = build_model(
@@ -75,7 +90,7 @@ def build_job(cfg: DictConfig) -> Job:
     ).to(device)
     if cfg.trainer.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    pruner = build(cfg.pruner, "pruner", skip=("name",), allow_any=cfg.allow_any_target)
+    pruner = build(cfg.pruner, "pruner", skip=("name", "pqi_grid"), allow_any=cfg.allow_any_target)
     try:
         masks = Masks.for_model(model, pruner.prunable, pruner.exclude)
     except ValueError:
@@ -137,6 +152,37 @@ class Experiment:
         )
         self.store.append_record(record)  # the commit point of the step
 
+    def initial_state(self) -> dict[str, torch.Tensor]:
+        """The weights before any training, saved once (if lost, the seeded build gives them again)."""
+        path = self.store.dir / "init.pt"
+        if path.exists():
+            try:
+                self.job.model.load_state_dict(safe_load(path))
+                return cpu_state(self.job.model)
+            except CorruptFileError as exc:
+                warn(f"{exc}; rewriting it from the seeded build")
+        atomic_torch_save(cpu_state(self.job.model), path)
+        return cpu_state(self.job.model)
+
+    def last_good_step(self) -> int:
+        """The last recorded step whose files pass their checksums; records after it are dropped."""
+        records = {r["step"]: r for r in self.store.records()}
+        good = -1
+        for step in sorted(records):
+            rec = records[step]
+            files = [(self.store.checkpoint_path(step), rec.get("checkpoint_sha256")),
+                     (self.store.mask_path(step), rec.get("mask_sha256"))]
+            if "best_sha256" in rec:
+                files.append((self.store.checkpoint_path(step, "best"), rec["best_sha256"]))
+            bad = [p for p, sha in files if not p.exists() or (sha and sha256_file(p) != sha)]
+            if bad:
+                warn(f"{bad[0]}: missing or corrupt (checksum mismatch); restarting after step {good}")
+                break
+            good = step
+        if good < self.store.last_step():
+            self.store.truncate_after(good)
+        return good
+
     def restore(self, step: int) -> dict[str, Any]:
         """Load the model and masks saved at ``step``; return its record."""
         record = next(r for r in self.store.records() if r["step"] == step)
@@ -150,13 +196,8 @@ class Experiment:
     def run(self) -> list[dict[str, Any]]:
         job, store = self.job, self.store
         store.set_status("running")
-        init_path = store.dir / "init.pt"
-        if init_path.exists():
-            job.model.load_state_dict(safe_load(init_path))
-        else:
-            atomic_torch_save(cpu_state(job.model), init_path)
-        init_state = cpu_state(job.model)
-        last = store.last_step()
+        init_state = self.initial_state()
+        last = self.last_good_step()
         dense_state = None
         if last >= 0:
             dense_state = safe_load(store.checkpoint_path(0))
@@ -218,15 +259,26 @@ class Experiment:
             job.masks.apply()
             pruned = self.test()
             record.update({"pruned_test_acc": pruned["acc"], "pruned_test_loss": pruned["loss"]})
+            record["pruned_pqi"] = pruned_pqi(job.masks)
             if job.pruner.rewind == "init":
                 rewind(job.model, init_state, job.masks)
         result = self.train(step, ctx)
         test = self.test()
         record.update(self.describe(step, test, result))
+        pqi_fields, pqi_grid = weight_report(job.masks, grid=bool(cfg.pruner.get("pqi_grid", False)))
+        record.update(pqi_fields)  # PQI, Gini, per-layer PQI and remaining weights
+        if pqi_grid is not None:
+            self.store.write_json(f"pqi/step_{step}.json", pqi_grid)
         record.update(self.measure_metrics(step))
+        if self.cfg.entropy.get("depth") and step == self.cfg.pruner.steps:
+            from repro.metrics.depth import depth_record
+
+            record.update(depth_record(self, step))  # the shallower network vs the pruned one
+        record.update(run_analysis(self, step, record))  # sharpness (the `analysis` group)
         record["wall_time"] = time.perf_counter() - start
         self.save_step(step, record, result.best_state if job.pruner.use_best else None)
         self.logger.log({k: v for k, v in record.items() if isinstance(v, int | float)} | {"step": step})
+        print(step_line(self.store.dir.name, record, job.pruner.steps), flush=True)
         return record
 
     def train(self, step: int, ctx: PruneContext):
@@ -255,6 +307,7 @@ class Experiment:
             hook=hook,
             on_epoch=on_epoch,
             keep_best=job.pruner.use_best,
+            desc=f"step {step}/{job.pruner.steps}" if cfg.trainer.progress else None,
         )
         if cache is not None:
             atomic_torch_save(cpu_state(job.model), cache)
@@ -281,15 +334,19 @@ class Experiment:
     def measure_metrics(self, step: int) -> dict[str, Any]:
         """Entropy metrics of ``entropy.names`` in one pass; arrays go to a JSON file beside the records."""
         ent = self.cfg.entropy
-        if not ent.names:
+        # What the pruner measures before pruning is recorded after each step too (EGP's depth per step).
+        names = list(dict.fromkeys([*ent.names, *sorted(self.job.pruner.needs())]))
+        if not names:
             return {}
         results = measure(
-            list(ent.names),
+            names,
             self.job.model,
             self.batches(ent.split, train=False)
             if ent.split == "test"
             else self.batches("train", train=True, step=step),
             self.job.data.num_classes,
+            psp_include_output=ent.psp_include_output,
+            psp_matrix_max_neurons=ent.psp_matrix_max_neurons,
         )
         scalars: dict[str, Any] = {}
         arrays: dict[str, Any] = {}
@@ -301,6 +358,14 @@ class Experiment:
         if arrays:
             self.store.write_json(f"metrics/step_{step}.json", arrays)
         return scalars
+
+
+def step_line(run: str, record: dict[str, Any], steps: int) -> str:
+    """The one-line summary printed after every step."""
+    pruned = record.get("pruned_test_acc")
+    after = f" (after pruning {pruned:.4f})" if pruned is not None else ""
+    return (f"[repro] {run} step {record['step']}/{steps}: sparsity={record['sparsity']:.4f} "
+            f"test_acc={record['test_acc']:.4f}{after} {record['wall_time']:.1f}s")
 
 
 def _dense_identity(cfg: DictConfig, dense_epochs: int) -> str:

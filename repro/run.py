@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from repro.config import register_schemas, validate
 from repro.errors import ConfigError, DataMissingError
+from repro.precheck import CONF_DIR
 from repro.tracking import RunStore, resolved, run_name
 
 register_schemas()
@@ -38,8 +39,7 @@ def link_hydra_dir(run_dir: Path) -> None:
 
 def run_job(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run (or resume, or skip) the job described by ``cfg``; return its records."""
-    from repro.experiment import Experiment, build_job
-    from repro.loggers import make_logger
+    from repro.experiment import build_job
 
     validate(cfg)
     run_dir = run_dir_of(cfg)
@@ -49,7 +49,23 @@ def run_job(cfg: DictConfig) -> list[dict[str, Any]]:
         link_hydra_dir(run_dir)
         return store.records()
     job = build_job(cfg)  # fails on bad input before the run directory exists
-    store.dir.mkdir(parents=True, exist_ok=True)
+    owner = store.acquire()
+    if owner is not None:
+        print(f"[repro] skip {run_dir.name}: it is being trained by {owner} ({run_dir / 'lock'})", flush=True)
+        return store.records()
+    try:
+        return _run_locked(cfg, job, store)
+    finally:
+        store.release()
+
+
+def _run_locked(cfg: DictConfig, job: Any, store: RunStore) -> list[dict[str, Any]]:
+    from repro.experiment import Experiment
+    from repro.loggers import make_logger
+
+    run_dir = store.dir
+    if store.is_finished():  # finished by another process while this one was building
+        return store.records()
     store.write_config(cfg)
     link_hydra_dir(run_dir)
     logger = make_logger(
@@ -76,7 +92,8 @@ def run_job(cfg: DictConfig) -> list[dict[str, Any]]:
     return records
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+# An absolute path: Hydra resolves relative ones against the caller, which differs under `-m` and in tests.
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
     try:
         run_job(cfg)

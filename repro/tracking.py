@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,10 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def warn(message: str) -> None:
+    print(f"[repro] warning: {message}", file=sys.stderr, flush=True)
+
+
 class CorruptFileError(RuntimeError):
     """A file of a run does not match the checksum its record holds."""
 
@@ -111,6 +117,18 @@ def safe_load(path: Path, sha256: str | None = None) -> Any:
 # --------------------------------------------------------------------------- run directory
 
 
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class RunStore:
     """The files of one run directory."""
 
@@ -121,13 +139,66 @@ class RunStore:
 
     # records ---------------------------------------------------------------
     def records(self) -> list[dict[str, Any]]:
+        """Records of the finished steps; a corrupt line and all after it are reported and ignored."""
         if not self.records_path.exists():
             return []
         out = []
-        for line in self.records_path.read_text().splitlines():
-            if line.strip():
-                out.append(json.loads(line))
+        for number, line in enumerate(self.records_path.read_text(errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or "step" not in record:
+                    raise ValueError("no step")
+            except ValueError:
+                warn(f"{self.records_path}: line {number} is corrupt; using the {len(out)} records before it")
+                break
+            out.append(record)
         return out
+
+    def truncate_after(self, step: int) -> None:
+        """Forget the records of every step after ``step`` (their files failed a check)."""
+        kept = [json.dumps(r, sort_keys=True) for r in self.records() if r["step"] <= step]
+        atomic_write(self.records_path, ("\n".join(kept) + "\n").encode() if kept else b"")
+
+    # lock ------------------------------------------------------------------
+    def acquire(self) -> str | None:
+        """Take the run's lock; return None on success, or a description of the live owner.
+
+        The lock file holds the owner's pid and host. A lock left by a dead process on this host is taken
+        over; one held by another host is respected (delete ``lock`` by hand once that host is gone).
+        """
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / "lock"
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    owner = json.loads(path.read_text() or "{}")
+                except (OSError, ValueError):
+                    owner = {}
+                if owner.get("host") == me["host"] and not _alive(int(owner.get("pid", -1))):
+                    warn(f"{path}: taking over a stale lock of dead pid {owner.get('pid')}")
+                    path.unlink(missing_ok=True)
+                    continue
+                if owner.get("pid") == me["pid"] and owner.get("host") == me["host"]:
+                    return None
+                return f"pid {owner.get('pid')} on {owner.get('host')}"
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return None
+        return "another process (lock could not be taken)"
+
+    def release(self) -> None:
+        path = self.dir / "lock"
+        try:
+            owner = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if owner.get("pid") == os.getpid():
+            path.unlink(missing_ok=True)
 
     def append_record(self, record: dict[str, Any]) -> None:
         lines = [json.dumps(r, sort_keys=True) for r in self.records() if r["step"] != record["step"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,15 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: Any, epochs: int) -> torch.o
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
 
 
+def progress(batches: Iterable, desc: str | None) -> Iterable:
+    """A progress bar on an interactive terminal; nothing in log files or captured output."""
+    if desc is None or not sys.stderr.isatty():
+        return batches
+    from tqdm import tqdm
+
+    return tqdm(batches, desc=desc, leave=False, dynamic_ncols=True)
+
+
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA (no loss scaling needed); a no-op on the CPU, where fp32 is faster."""
     if enabled and device.type == "cuda":
@@ -104,11 +114,13 @@ def fit(
     hook: TrainHook | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     keep_best: bool = False,
+    desc: str | None = None,
 ) -> FitResult:
     """Train for ``epochs`` with a fresh optimizer and schedule.
 
-    ``train_batches(epoch)`` returns that epoch's batches. ``evaluate_fn`` runs after each epoch (test metrics
-    for the log and for ``keep_best``, the weights with the best test accuracy, as the SAP code prunes from).
+    ``train_batches(epoch)`` returns that epoch's batches; ``desc`` labels a progress bar (terminal only).
+    ``evaluate_fn`` runs after each epoch: test metrics for the log and for ``keep_best`` (the weights with
+    the best test accuracy, which the SAP code prunes from).
     """
     opt = make_optimizer(model.parameters(), cfg)
     sched = make_scheduler(opt, cfg, epochs)
@@ -122,7 +134,7 @@ def fit(
         loss_sum = torch.zeros((), device=device, dtype=torch.float64)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
-        for x, y in batches:
+        for x, y in progress(batches, desc and f"{desc} epoch {epoch + 1}/{epochs}"):
             with autocast(device, cfg.amp):
                 out = model(x)
                 loss = F.cross_entropy(out.float(), y)

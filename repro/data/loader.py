@@ -87,6 +87,9 @@ class TensorLoader:
         shape = (1, -1, 1, 1)
         self._mean = torch.tensor(mean, dtype=torch.float32, device=images.device).view(shape)
         self._std = torch.tensor(std, dtype=torch.float32, device=images.device).view(shape)
+        # (x / 255 - mean) / std as one fused x * scale + shift, read straight from uint8.
+        self._scale = 1.0 / (255.0 * self._std)
+        self._shift = -self._mean / self._std
 
     def __len__(self) -> int:
         batches = math.ceil(self.labels.shape[0] / self.batch_size)
@@ -115,9 +118,31 @@ class TensorLoader:
             yield self._transform(x), y
 
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float().div_(255.0)
-        if self.crop_padding > 0:
-            x = random_crop(x, self.crop_padding, self.pad_mode, self.generator)
+        """Augment on uint8 (4x fewer bytes than float), then normalise to float32.
+
+        Few large ops rather than many small ones: on a busy CPU every multi-threaded op pays a barrier.
+        """
+        if self.crop_padding > 0 or self.flip:
+            x = self._crop_flip(x)
+        return torch.div(x, 255.0).sub_(self._mean).div_(self._std)
+
+    def _crop_flip(self, x: torch.Tensor) -> torch.Tensor:
+        """``random_crop`` then ``random_hflip`` (the same draws, the same pixels) as one gather.
+
+        The crop offsets and the mirror fold into one flat index per output pixel, shared by the channels.
+        """
+        b, c, h, w = x.shape
+        draw = _draw_device(self.generator)
+        pad = self.crop_padding
+        rows = torch.arange(h, device=x.device).expand(b, h)
+        cols = torch.arange(w, device=x.device).expand(b, w)
+        if pad > 0:
+            x = F.pad(x, (pad, pad, pad, pad), mode=self.pad_mode)  # uint8 zeros: black, as on PIL images
+            offsets = torch.randint(0, 2 * pad + 1, (2, b), generator=self.generator, device=draw)
+            offsets = offsets.to(x.device)
+            rows, cols = offsets[0, :, None] + rows, offsets[1, :, None] + cols
         if self.flip:
-            x, _ = random_hflip(x, self.generator)
-        return x.sub_(self._mean).div_(self._std)
+            mirror = (torch.rand(b, generator=self.generator, device=draw) < 0.5).to(x.device)
+            cols = torch.where(mirror[:, None], cols.flip(-1), cols)
+        index = (rows[:, :, None] * x.shape[-1] + cols[:, None, :]).view(b, 1, h * w).expand(b, c, h * w)
+        return x.reshape(b, c, -1).gather(2, index).view(b, c, h, w)

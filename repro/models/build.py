@@ -29,7 +29,7 @@ def build_model(
     model = build(
         cfg,
         "model",
-        skip=("name", "input_size"),
+        skip=("name", "input_size", "checkpoint"),
         allow_any=allow_any_target,
         in_channels=in_channels,
         num_classes=num_classes,
@@ -40,7 +40,39 @@ def build_model(
             f"model._target_={cfg._target_!r} is invalid: "
             f"it built a {type(model).__name__}, not a torch.nn.Module"
         )
+    if cfg.get("checkpoint"):
+        load_checkpoint(model, cfg.checkpoint)
     return model
+
+
+def load_checkpoint(model: nn.Module, path: str) -> None:
+    """Start from saved weights; only tensors are read (``weights_only``): pickled code is refused."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ConfigError(f"model.checkpoint={path!r} is invalid: no such file") from None
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"model.checkpoint={path!r} is invalid: refused to load it as plain tensors ({first[:160]})"
+        ) from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    own = model.state_dict()
+    for key, value in state.items():
+        if key in own and tuple(own[key].shape) != tuple(value.shape):
+            raise ConfigError(
+                f"model.checkpoint={path!r} is invalid: {key} has shape {tuple(value.shape)} but the model "
+                f"needs {tuple(own[key].shape)} (check the data set's class count and input size)"
+            )
+    missing = sorted(set(own) - set(state))
+    if missing:
+        raise ConfigError(
+            f"model.checkpoint={path!r} is invalid: it lacks {missing[0]} (and {len(missing) - 1} more)"
+        )
+    model.load_state_dict(state, strict=False)
 
 
 def pretrained_unavailable(

@@ -64,9 +64,13 @@ class Masks:
 
     @torch.no_grad()
     def apply(self) -> None:
-        """Zero every pruned weight in place (one fused call per optimizer step)."""
+        """Zero every pruned weight in place (one fused call per optimizer step).
+
+        The masks are read through a uint8 view of the same bytes (no copy, always in sync): multiplying by
+        uint8 is 2-6x faster on the CPU than by bool, whose cast path is slow.
+        """
         weights = [m.weight for m in self.modules.values()]
-        torch._foreach_mul_(weights, [self.masks[n] for n in self.modules])
+        torch._foreach_mul_(weights, [self.masks[n].view(torch.uint8) for n in self.modules])
 
     # ------------------------------------------------------------------ reports
 

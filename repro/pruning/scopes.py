@@ -52,8 +52,12 @@ def map_counts(counts: Counts, fn: Callable[[torch.Tensor], torch.Tensor]) -> Co
 
 
 def counts_for_fraction(masks: Masks, scope: str, fraction: float) -> Counts:
-    """Remove ``fraction`` of each unit's remaining weights, rounded up (at least one while any remain)."""
-    return map_counts(remaining_per_unit(masks, scope), lambda r: torch.ceil(r * fraction - 1e-9))
+    """Remove ``fraction`` of each unit's remaining weights, rounded to the nearest count.
+
+    Rounding (not ceiling) keeps small units alive: a neuron with one or two weights left keeps them at a 20 %
+    rate instead of losing its last weight, as a per-unit quantile threshold would.
+    """
+    return map_counts(remaining_per_unit(masks, scope), lambda r: torch.floor(r * fraction + 0.5))
 
 
 def counts_for_target(masks: Masks, scope: str, sparsity: float) -> Counts:

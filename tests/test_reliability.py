@@ -1,0 +1,332 @@
+"""Faults injected on purpose: kills, divergence, corrupt files, concurrent runs, bad input, pickled code."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from repro.aggregate import aggregate
+from repro.errors import ConfigError
+from repro.instantiate import resolve_target
+from repro.run import main as run_main
+from repro.run import run_dir_of, run_job
+from repro.sweep import main as sweep_main
+from repro.tracking import CorruptFileError, RunStore, safe_load
+from tests.conftest import REPO, cli_env, compose
+
+SMALL = ["model=mlp", "dataset=digits", "logger=none", "trainer.dense_epochs=1"]
+RESULT_KEYS = (
+    "step",
+    "test_acc",
+    "test_loss",
+    "sparsity",
+    "layer_sparsity",
+    "checkpoint_sha256",
+    "mask_sha256",
+)
+
+
+def same_results(a: list[dict], b: list[dict]) -> bool:
+    return [{k: r.get(k) for k in RESULT_KEYS} for r in a] == [{k: r.get(k) for k in RESULT_KEYS} for r in b]
+
+
+def start(tmp_path: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "repro.run", *args],
+        cwd=REPO,
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(predicate, timeout: float = 300.0) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.05)
+
+
+def records_of(run_dir: Path) -> list[dict]:
+    return RunStore(run_dir).records()
+
+
+# --------------------------------------------------------------------------- kill and resume
+
+
+def test_sigkill_mid_step_then_rerun_matches_an_uninterrupted_run_bitwise(tmp_path: Path):
+    args = [*SMALL, "pruner=lottery", "pruner.steps=3", "trainer.epochs=15", "trainer.num_threads=1"]
+    reference = run_job(compose(*args, f"out_dir={tmp_path / 'ref'}"))
+    cfg = compose(*args, f"out_dir={tmp_path / 'killed'}")
+    run_dir = run_dir_of(cfg)
+    proc = start(tmp_path, *args, f"out_dir={tmp_path / 'killed'}")
+    wait_for(lambda: len(records_of(run_dir)) >= 2 or proc.poll() is not None)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = records_of(run_dir)
+    assert 2 <= len(done) < 4, "the kill must land in the middle of the run"
+    stamps = {r["step"]: r["wall_time"] for r in done}
+    resumed = run_job(cfg)
+    assert [r["step"] for r in resumed] == [0, 1, 2, 3]
+    assert {r["step"]: r["wall_time"] for r in resumed if r["step"] in stamps} == stamps, (
+        "finished steps rerun"
+    )
+    assert same_results(resumed, reference)
+
+
+def test_multirun_killed_between_jobs_resumes_with_the_unfinished_job(tmp_path: Path):
+    args = ["-m", "seed=0,1", *SMALL, "pruner.sparsity=0.5", "trainer.epochs=10", f"out_dir={tmp_path}"]
+    first_dir = run_dir_of(compose(*args[2:], "seed=0"))
+    proc = start(tmp_path, *args)
+    wait_for(lambda: RunStore(first_dir).is_finished() or proc.poll() is not None)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert RunStore(first_dir).is_finished()
+    again = subprocess.run(
+        [sys.executable, "-m", "repro.run", *args],
+        cwd=REPO,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("skip ") == 1
+    assert all(RunStore(p).is_finished() for p in (tmp_path / "runs").iterdir())
+
+
+# --------------------------------------------------------------------------- divergence
+
+
+def test_diverging_job_is_recorded_the_sweep_goes_on_and_the_table_shows_it(tmp_path: Path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "repro.run",
+            "-m",
+            "trainer.lr=0.05,1e30",
+            *SMALL,
+            "trainer.epochs=1",
+            f"out_dir={tmp_path}",
+            "sweep_name=div",
+        ],
+        cwd=REPO,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    statuses = sorted(RunStore(p).status()["status"] for p in (tmp_path / "runs").iterdir())
+    assert statuses == ["diverged", "finished"]
+    diverged = next(p for p in (tmp_path / "runs").iterdir() if RunStore(p).status()["status"] == "diverged")
+    assert records_of(diverged)[-1]["status"] == "diverged" and records_of(diverged)[-1]["step"] == 0
+    table = aggregate(tmp_path / "runs", quiet=True)["table"]
+    assert table["test acc %"].str.contains("diverged").any()
+
+
+# --------------------------------------------------------------------------- corruption
+
+
+def test_truncated_checkpoint_is_reported_and_the_run_restarts_from_the_last_good_step(tmp_path, capsys):
+    cfg = compose(*SMALL, "pruner=lottery", "pruner.steps=2", "trainer.epochs=1", f"out_dir={tmp_path}")
+    full = run_job(cfg)
+    store = RunStore(run_dir_of(cfg))
+    bad = store.checkpoint_path(1)
+    bad.write_bytes(bad.read_bytes()[:100])
+    store.set_status("running")
+    capsys.readouterr()
+    again = run_job(cfg)
+    assert str(bad) in capsys.readouterr().err
+    assert again[0]["wall_time"] == full[0]["wall_time"], "step 0 was good and must not rerun"
+    assert again[1]["wall_time"] != full[1]["wall_time"], "step 1 had a corrupt checkpoint and must rerun"
+    assert same_results(again, full)
+
+
+def test_truncated_records_file_drops_only_the_broken_line(tmp_path: Path, capsys):
+    cfg = compose(*SMALL, "pruner=lottery", "pruner.steps=2", "trainer.epochs=1", f"out_dir={tmp_path}")
+    full = run_job(cfg)
+    store = RunStore(run_dir_of(cfg))
+    text = store.records_path.read_text()
+    store.records_path.write_text(text[: len(text) - 40])  # cut into the last record
+    store.set_status("running")
+    again = run_job(cfg)
+    assert "line 3 is corrupt" in capsys.readouterr().err
+    assert same_results(again, full)
+
+
+def test_safe_load_refuses_a_modified_file(tmp_path: Path):
+    path = tmp_path / "x.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    with pytest.raises(CorruptFileError, match="checksum"):
+        safe_load(path, sha256="0" * 64)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_live_lock_keeps_a_second_process_out_and_a_stale_one_is_taken_over(tmp_path: Path, capsys):
+    cfg = compose(*SMALL, "pruner.sparsity=0.5", "trainer.epochs=1", f"out_dir={tmp_path}")
+    store = RunStore(run_dir_of(cfg))
+    store.dir.mkdir(parents=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (store.dir / "lock").write_text(json.dumps({"pid": sleeper.pid, "host": os.uname().nodename}))
+        assert run_job(cfg) == []
+        assert f"being trained by pid {sleeper.pid}" in capsys.readouterr().out
+        assert not store.records_path.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    records = run_job(cfg)  # the owner is dead now: its lock is stale
+    assert [r["step"] for r in records] == [0, 1]
+    assert "stale lock" in capsys.readouterr().err
+    assert not (store.dir / "lock").exists(), "the lock is released when the run ends"
+
+
+def test_two_processes_started_together_train_the_run_once(tmp_path: Path):
+    args = [*SMALL, "pruner.sparsity=0.5", "trainer.epochs=10", f"out_dir={tmp_path}"]
+    procs = [start(tmp_path, *args) for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    trained = [o for o in outs if "step 1/1" in o]
+    assert len(trained) == 1, outs
+    assert len(records_of(run_dir_of(compose(*args)))) == 2
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo owned",))
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> dict[str, str]:
+    five_class = torch.nn.Linear(64, 5)
+    state = {
+        "fc1.weight": torch.zeros(128, 64),
+        "fc1.bias": torch.zeros(128),
+        "fc2.weight": torch.zeros(256, 128),
+        "fc2.bias": torch.zeros(256),
+        "fc3.weight": torch.zeros(5, 256),
+        "fc3.bias": five_class.bias.detach(),
+    }
+    torch.save(state, tmp_path / "five.pt")
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump({"fc1.weight": Evil()}, f)
+    (tmp_path / "empty").mkdir()
+    return {
+        "five": str(tmp_path / "five.pt"),
+        "evil": str(tmp_path / "evil.pt"),
+        "empty": str(tmp_path / "empty"),
+    }
+
+
+BAD_INPUTS = [
+    (["model=resnet1800"], "model='resnet1800' is invalid: allowed: "),
+    (["logger=slack"], "logger='slack' is invalid: allowed: none, wandb"),
+    (["trainer.epochs=-1"], "trainer.epochs=-1 is invalid: must be in [0"),
+    (["trainer.epochs=abc"], "trainer.epochs"),
+    (["pruner.sparsity=1.0"], "pruner.sparsity=1.0 is invalid: must be in [0.0, 1.0)"),
+    (["pruner.sparsity=1.5"], "pruner.sparsity=1.5 is invalid"),
+    (["pruner=lottery", "pruner.rate=1.0"], "pruner.rate=1.0 is invalid: must be in (0.0, 1.0)"),
+    (["pruner.scope=filter"], "pruner.scope='filter' is invalid: allowed: global, layer, neuron"),
+    (["trainer.lr=0"], "trainer.lr=0.0 is invalid"),
+    (["trainer.batch_size=0"], "trainer.batch_size=0 is invalid"),
+    (["trainer.optimizer=lbfgs"], "trainer.optimizer='lbfgs' is invalid: allowed: sgd, adam"),
+    (["dataset.crop_padding=-2"], "dataset.crop_padding=-2 is invalid"),
+    (["seed=-1"], "seed=-1 is invalid"),
+    (["model.hiddn=3"], "model.hiddn"),
+    (["dataset=mnist", "dataset.root={empty}"], "dataset.root="),
+    (["model.checkpoint={five}"], "model.checkpoint="),
+    (["model.checkpoint={evil}"], "refused to load it as plain tensors"),
+    (["pruner.prunable=[conv]"], "pruner.prunable=['conv'] is invalid: model mlp has no such layer"),
+    (["pruner._target_=os.system"], "pruner._target_='os.system' is invalid: _target_ must be inside"),
+    (["model._target_=repro.models.nothing.Here"], "model._target_='repro.models.nothing.Here' is invalid"),
+    (["trainer.device=cuda"], "trainer.device='cuda' is invalid"),
+    (["-m", "pruner.sparsity=0.5,2"], "pruner.sparsity=2.0 is invalid"),
+]
+
+
+@pytest.mark.parametrize(("args", "needle"), BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_fails_with_one_line_naming_the_key(args, needle, bad_files, tmp_path: Path, capsys):
+    if "cuda" in " ".join(args) and torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible")
+    args = [a.format(**bad_files) for a in args]
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(["model=mlp", "dataset=digits", "logger=none", f"out_dir={tmp_path / 'out'}", *args])
+    assert exit_info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert needle.format(**bad_files) in err[0]
+    assert not (tmp_path / "out" / "runs").exists(), "no run directory may be left behind"
+
+
+def test_missing_sweep_file_fails_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        sweep_main(["sweeps/no_such_sweep.yaml"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sweep='sweeps/no_such_sweep.yaml' is not a file" in err[0]
+
+
+def test_target_allow_list_can_be_lifted_on_purpose():
+    with pytest.raises(ConfigError, match="_target_ must be inside"):
+        resolve_target("pruner._target_", "collections.OrderedDict")
+    assert (
+        resolve_target("pruner._target_", "collections.OrderedDict", allow_any=True).__name__ == "OrderedDict"
+    )
+
+
+# --------------------------------------------------------------------------- determinism and secrets
+
+
+def test_same_seed_gives_bitwise_identical_records(tmp_path: Path):
+    args = [*SMALL, "pruner=lottery", "pruner.steps=1", "trainer.epochs=2"]
+    a = run_job(compose(*args, f"out_dir={tmp_path / 'a'}"))
+    b = run_job(compose(*args, f"out_dir={tmp_path / 'b'}"))
+    c = run_job(compose(*args, "seed=1", f"out_dir={tmp_path / 'c'}"))
+    assert same_results(a, b)
+    assert a[-1]["checkpoint_sha256"] != c[-1]["checkpoint_sha256"]
+
+
+def test_wandb_key_never_reaches_files_the_suite_writes(tmp_path: Path, monkeypatch):
+    secret = "0123456789abcdef0123456789abcdef01234567"
+    env = cli_env(tmp_path) | {"WANDB_API_KEY": secret, "WANDB_MODE": "offline"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "repro.run",
+            "model=linear",
+            "dataset=digits",
+            "logger=wandb",
+            "trainer.epochs=1",
+            f"out_dir={tmp_path / 'out'}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert secret not in result.stdout + result.stderr
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".wandb" for p in files), "the offline W&B run must exist"
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path
