@@ -19,6 +19,7 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from repro.reports import mean_std
 from repro.tracking import atomic_write
 
 KEYS = ["model", "dataset", "pruner", "scope", "step"]
@@ -50,15 +51,6 @@ def load_records(runs: Iterable[Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mean_std(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "-"
-    if len(values) == 1:
-        return f"{values.iloc[0] * scale:.{digits}f}"
-    return f"{values.mean() * scale:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f}"
-
-
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """model x dataset x pruner x scope x step: sparsity and test accuracy (mean ± std over seeds), in %."""
     if df.empty:
@@ -68,8 +60,8 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     for key, group in df.groupby(keys, sort=True, dropna=False):
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         ok = group[group.get("status", "ok") != "diverged"] if "status" in group else group
-        row["sparsity %"] = _mean_std(ok["sparsity"]) if "sparsity" in ok and len(ok) else "-"
-        row["test acc %"] = _mean_std(ok["test_acc"]) if "test_acc" in ok and len(ok) else "-"
+        row["sparsity %"] = mean_std(ok["sparsity"], 100) if "sparsity" in ok and len(ok) else "-"
+        row["test acc %"] = mean_std(ok["test_acc"], 100) if "test_acc" in ok and len(ok) else "-"
         row["seeds"] = int(group["seed"].nunique()) if "seed" in group else len(group)
         diverged = int((group.get("status") == "diverged").sum()) if "status" in group else 0
         if diverged:

@@ -170,8 +170,10 @@ class Experiment:
         good = -1
         for step in sorted(records):
             rec = records[step]
-            files = [(self.store.checkpoint_path(step), rec.get("checkpoint_sha256")),
-                     (self.store.mask_path(step), rec.get("mask_sha256"))]
+            files = [
+                (self.store.checkpoint_path(step), rec.get("checkpoint_sha256")),
+                (self.store.mask_path(step), rec.get("mask_sha256")),
+            ]
             if "best_sha256" in rec:
                 files.append((self.store.checkpoint_path(step, "best"), rec["best_sha256"]))
             bad = [p for p, sha in files if not p.exists() or (sha and sha256_file(p) != sha)]
@@ -364,8 +366,10 @@ def step_line(run: str, record: dict[str, Any], steps: int) -> str:
     """The one-line summary printed after every step."""
     pruned = record.get("pruned_test_acc")
     after = f" (after pruning {pruned:.4f})" if pruned is not None else ""
-    return (f"[repro] {run} step {record['step']}/{steps}: sparsity={record['sparsity']:.4f} "
-            f"test_acc={record['test_acc']:.4f}{after} {record['wall_time']:.1f}s")
+    return (
+        f"[repro] {run} step {record['step']}/{steps}: sparsity={record['sparsity']:.4f} "
+        f"test_acc={record['test_acc']:.4f}{after} {record['wall_time']:.1f}s"
+    )
 
 
 def _dense_identity(cfg: DictConfig, dense_epochs: int) -> str:

@@ -27,6 +27,30 @@ REPORTS: dict[str, Report] = {}
 MODULES = ("repro.reports.sap", "repro.reports.egp", "repro.reports.sharpness")
 
 
+def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
+    """``mean ± std`` over seeds of ``values * scale`` (just the value for one seed, ``-`` for none)."""
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if values.empty:
+        return "-"
+    if len(values) == 1:
+        return f"{values.iloc[0] * scale:.{digits}f}"
+    return f"{values.mean() * scale:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f}"
+
+
+def save_figure(fig, out_dir: Path, stem: str, dpi: int = 150, tight: bool = True) -> list[Path]:
+    """Write ``fig`` as PNG and PDF (papers want vectors, READMEs want pixels) and close it."""
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
+    if tight:
+        fig.tight_layout()
+    for path in paths:
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
 def register(name: str, applies: Callable[[pd.DataFrame], bool]):
     def deco(fn: Callable[[pd.DataFrame, Path], list[Path]]):
         REPORTS[name] = Report(name, applies, fn)

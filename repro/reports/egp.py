@@ -24,7 +24,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from repro.aggregate import write_table
-from repro.reports import register
+from repro.reports import mean_std, register, save_figure
 from repro.tracking import atomic_write
 
 METHODS = ("egp", "imp")
@@ -74,15 +74,6 @@ def rows(df: pd.DataFrame) -> pd.DataFrame:
     return ok
 
 
-def _fmt(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
-    values = pd.to_numeric(values, errors="coerce").dropna()
-    if values.empty:
-        return "-"
-    if len(values) == 1:
-        return f"{values.iloc[0] * scale:.{digits}f}"
-    return f"{values.mean() * scale:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f}"
-
-
 def _removed(group: pd.DataFrame) -> str:
     if "egp_removed_layers" not in group:
         return "-"
@@ -103,10 +94,12 @@ def table(ok: pd.DataFrame) -> pd.DataFrame:
                 "dataset": dataset,
                 "method": meth,
                 "step": int(step),
-                "nominal sparsity %": _fmt(g.get("nominal_sparsity", pd.Series(dtype=float))),
-                "real sparsity %": _fmt(g["sparsity"]),
-                "rectified-layer sparsity %": _fmt(g.get("egp_rectified_sparsity", pd.Series(dtype=float))),
-                "top-1 %": _fmt(g["test_acc"]),
+                "nominal sparsity %": mean_std(g.get("nominal_sparsity", pd.Series(dtype=float)), 100),
+                "real sparsity %": mean_std(g["sparsity"], 100),
+                "rectified-layer sparsity %": mean_std(
+                    g.get("egp_rectified_sparsity", pd.Series(dtype=float)), 100
+                ),
+                "top-1 %": mean_std(g["test_acc"], 100),
                 "removed layers": _removed(g),
                 "seeds": int(g["seed"].nunique()) if "seed" in g else len(g),
             }
@@ -208,13 +201,7 @@ def _plt():
 
 
 def _save(fig, out_dir: Path, stem: str) -> list[Path]:
-    plt = _plt()
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-    fig.tight_layout()
-    for p in paths:
-        fig.savefig(p, dpi=130)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_dir, stem)
 
 
 def figure_accuracy(g: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:

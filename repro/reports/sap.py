@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from repro.reports import register
+from repro.reports import mean_std, register, save_figure
 
 METHODS = ("sap", "sap_1_2", "lottery", "oneshot_rewind")
 SCOPES = ("global", "layer", "neuron")
@@ -154,19 +154,12 @@ def _stats(group: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _save(fig, out_dir: Path, stem: str) -> list[Path]:
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     for ax in fig.axes:
         if ax.get_xscale() == "linear":  # steps are whole numbers
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-    fig.tight_layout()
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_dir, stem)
 
 
 def _band(ax, x, stats: pd.DataFrame, label: str, color: str | None, **kw) -> None:
@@ -306,12 +299,7 @@ def heatmap_figure(frame: pd.DataFrame, out_dir: Path, stem: str, title: str) ->
         ax.set_title(f"step {step}", fontsize=9)
     fig.colorbar(im, ax=list(axes[0]), shrink=0.9, label="global PQ Index")
     fig.suptitle(title, fontsize=10)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-    for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_dir, stem, tight=False)
 
 
 ABLATIONS = {  # family -> (fixed settings, varied key)
@@ -359,15 +347,6 @@ def ablation_figure(frame: pd.DataFrame, out_dir: Path, stem: str, title: str) -
 # --------------------------------------------------------------------------- tables
 
 
-def _fmt(values: pd.Series, digits: int = 2) -> str:
-    values = values.dropna().astype(float)
-    if values.empty:
-        return "-"
-    if len(values) == 1:
-        return f"{values.iloc[0]:.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
-
-
 def _paper_reading(row: dict[str, Any]) -> str:
     """The approximate plot readings for this row (``~82 acc``), or empty."""
     keys = ("model", "dataset", "scope", "method", "step")
@@ -383,12 +362,12 @@ def sap_table(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ["model", "dataset", "method", "scope", "step"]
     for key, group in frame.groupby(keys, sort=False):
         row = dict(zip(keys, key))
-        row["test acc %"] = _fmt(group["acc_pct"])
-        row["remaining %"] = _fmt(group["remaining_pct"], 3)
-        row["PQI"] = _fmt(group["pqi"], 4) if "pqi" in group else "-"
-        row["Gini"] = _fmt(group["gini"], 4) if "gini" in group else "-"
-        row["pruned acc %"] = _fmt(100.0 * group["pruned_test_acc"]) if "pruned_test_acc" in group else "-"
-        row["pruned PQI"] = _fmt(group["pruned_pqi"], 4) if "pruned_pqi" in group else "-"
+        row["test acc %"] = mean_std(group["acc_pct"])
+        row["remaining %"] = mean_std(group["remaining_pct"], digits=3)
+        row["PQI"] = mean_std(group["pqi"], digits=4) if "pqi" in group else "-"
+        row["Gini"] = mean_std(group["gini"], digits=4) if "gini" in group else "-"
+        row["pruned acc %"] = mean_std(group["pruned_test_acc"], 100) if "pruned_test_acc" in group else "-"
+        row["pruned PQI"] = mean_std(group["pruned_pqi"], digits=4) if "pruned_pqi" in group else "-"
         row["seeds"] = int(group["seed"].nunique()) if "seed" in group else len(group)
         row["paper (approx.)"] = _paper_reading(row)
         rows.append(row)
@@ -414,7 +393,7 @@ def reference_table(frame: pd.DataFrame) -> pd.DataFrame:
             & (frame["step"] == ref["step"])
         ]
         column = "acc_pct" if ref["field"] == "test acc %" else "remaining_pct"
-        ours = _fmt(sel[column]) if len(sel) else "not run"
+        ours = mean_std(sel[column]) if len(sel) else "not run"
         rows.append(
             {
                 **{k: ref[k] for k in ("model", "dataset", "scope", "method", "step", "field")},
@@ -470,8 +449,8 @@ def shape_summary(frame: pd.DataFrame) -> pd.DataFrame:
                 "method": method,
                 "scope": scope,
                 "final step": int(s.index[-1]),
-                "final remaining %": _fmt(final["remaining_pct"], 3),
-                "final test acc %": _fmt(final["acc_pct"]),
+                "final remaining %": mean_std(final["remaining_pct"], digits=3),
+                "final test acc %": mean_std(final["acc_pct"]),
                 "PQI step 0": f"{values[0]:.4f}",
                 "PQI low (step)": f"{values[low]:.4f} ({int(s.index[low])})" if "up" in shape else "-",
                 "PQI peak (step)": f"{values[peak]:.4f} ({int(s.index[peak])})" if "up" in shape else "-",

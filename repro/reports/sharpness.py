@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from repro.aggregate import write_table
-from repro.reports import register
+from repro.reports import mean_std, register, save_figure
 
 METHODS = ("oneshot", "gradual", "lobster")
 COLORS = {"oneshot": "tab:blue", "gradual": "tab:red", "lobster": "tab:green"}
@@ -60,15 +60,6 @@ def dense_rows(df: pd.DataFrame) -> pd.DataFrame:
     return dense.drop_duplicates(subset=["model", "dataset", "seed", "test_acc"])
 
 
-def _fmt(values: pd.Series, scale: float, digits: int) -> str:
-    values = pd.to_numeric(values, errors="coerce").dropna()
-    if values.empty:
-        return "-"
-    if len(values) == 1:
-        return f"{values.iloc[0] * scale:.{digits}f}"
-    return f"{values.mean() * scale:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f}"
-
-
 SCALES = {"test_error": (100, 2), "sparsity": (100, 2), "hessian_top_eig": (1, 2), "eps_sharpness": (1, 3)}
 
 
@@ -80,14 +71,14 @@ def table(final: pd.DataFrame, dense: pd.DataFrame) -> pd.DataFrame:
             rows.append(
                 {"model": model, "dataset": dataset, "target %": "0", "method": "dense"}
                 | {label: "-" for label in COLUMNS.values()}
-                | {"test error %": _fmt(d["test_error"], 100, 2), "sparsity %": "0.00", "seeds": len(d)}
+                | {"test error %": mean_std(d["test_error"], 100, 2), "sparsity %": "0.00", "seeds": len(d)}
             )
         for (target, method), g in group.groupby(["target", "pruner"], sort=True):
             row: dict[str, Any] = {"model": model, "dataset": dataset, "target %": f"{target * 100:g}"}
             row["method"] = method
             for key, label in COLUMNS.items():
                 scale, digits = SCALES.get(key, (1, 3))
-                row[label] = _fmt(g[key], scale, digits) if key in g else "-"
+                row[label] = mean_std(g[key], scale, digits) if key in g else "-"
             row["seeds"] = int(g["seed"].nunique()) if "seed" in g else len(g)
             rows.append(row)
     return pd.DataFrame(rows)
@@ -141,14 +132,7 @@ def metrics_file(row: pd.Series) -> dict[str, Any] | None:
 
 
 def _save(fig, out_dir: Path, stem: str) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-    fig.tight_layout()
-    for p in paths:
-        fig.savefig(p, dpi=130)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_dir, stem)
 
 
 def _panels(n: int, rows: int = 1, width: float = 4.0, height: float = 3.2, constrained: bool = False):
@@ -306,13 +290,7 @@ def figure_psp_matrix(group: pd.DataFrame, out_dir: Path, stem: str) -> list[Pat
             drawn = True
     if drawn:
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="PSP-entropy per class (bits)")
-        import matplotlib.pyplot as plt
-
-        paths = [out_dir / f"psp_matrix_{stem}.png", out_dir / f"psp_matrix_{stem}.pdf"]
-        for p in paths:
-            fig.savefig(p, dpi=130)
-        plt.close(fig)
-        return paths
+        return save_figure(fig, out_dir, f"psp_matrix_{stem}", tight=False)
     return _close(fig)
 
 
