@@ -102,10 +102,22 @@ def _hydra_main(cfg: DictConfig) -> None:
         sys.exit(2)
 
 
+def expand_metric_lists(argv: list[str]) -> list[str]:
+    """``entropy=[egp,psp]`` selects both options, but Hydra's merge keeps only the last option's ``names``
+    list; name every metric explicitly so the union is measured (in one pass)."""
+    out = []
+    for arg in argv:
+        out.append(arg)
+        key, _, value = arg.partition("=")
+        if key == "entropy" and value.startswith("[") and value.endswith("]"):
+            out.append(f"entropy.names={value}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     from repro.precheck import precheck
 
-    argv = sys.argv[1:] if argv is None else argv
+    argv = expand_metric_lists(sys.argv[1:] if argv is None else argv)
     if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         try:
             precheck(argv)

@@ -106,3 +106,11 @@ def test_records_are_json_lines_with_the_contract_fields(tmp_path: Path):
         for key in ("step", "sparsity", "test_acc", "test_loss", "layer_sparsity", "wall_time"):
             assert key in rec
         assert 0.0 <= rec["sparsity"] <= 1.0 and 0.0 <= rec["test_acc"] <= 1.0
+
+
+def test_entropy_list_selects_every_metric():
+    from repro.run import expand_metric_lists
+
+    argv = expand_metric_lists(["model=lenet300", "entropy=[egp,psp]"])
+    assert argv[-1] == "entropy.names=[egp,psp]"
+    assert list(compose(*argv).entropy.names) == ["egp", "psp"]
