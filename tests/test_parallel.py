@@ -66,7 +66,8 @@ def test_every_gpu_held_shares_round_robin(tmp_path: Path) -> None:
 
 # Small jobs whose cost is training (not start-up): an MLP on the bundled digits, 4 seeds.
 JOB = ["model=mlp", "dataset=digits", "pruner=oneshot", "pruner.sparsity=0.8", "logger=none"]
-LONG = ["trainer.dense_epochs=60", "trainer.epochs=30"]
+# Long enough that the jobs outweigh starting the workers (about 5 s of importing torch per worker).
+LONG = ["trainer.dense_epochs=150", "trainer.epochs=60"]
 
 
 def sweep(out: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
@@ -120,20 +121,19 @@ def test_joblib_sweep_is_faster_than_sequential_and_gives_the_same_records(tmp_p
     one after another on one thread each: the same per-job work, so the records must match exactly and the
     time difference is the launcher's. (With torch's default of every core per job the sequential sweep is
     slower still on a busy machine: its threads wait on each other at every small op.)"""
-    capacity = parallel_capacity()
-    if capacity < 1.5:
-        pytest.skip(f"the cores are busy with other sessions' work: 2 processes do {capacity:.2f}x of one")
+    capacity = [parallel_capacity()]  # sampled before, between and after the two sweeps
     seeds = "seed=0,1,2,3"
     quiet = "~hydra.callbacks.aggregate"  # the same for both; left out to time the jobs themselves
     threads = max(1, usable_cores() // 2)
     one_at_a_time, _ = sweep(
         tmp_path / "sequential", seeds, *JOB, *LONG, quiet, f"trainer.num_threads={threads}"
     )
+    capacity.append(parallel_capacity())
     parallel, result = sweep(
         tmp_path / "joblib", seeds, *JOB, *LONG, quiet, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
     )
+    capacity.append(parallel_capacity())
     assert result.stdout.count(f"threads={threads} of {usable_cores()} cores") == 4, result.stdout[-2000:]
-    assert parallel < 0.9 * one_at_a_time, (parallel, one_at_a_time)
 
     seq, par = records_by_seed(tmp_path / "sequential"), records_by_seed(tmp_path / "joblib")
     assert sorted(seq) == sorted(par) == [0, 1, 2, 3]
@@ -151,7 +151,14 @@ def test_joblib_sweep_is_faster_than_sequential_and_gives_the_same_records(tmp_p
                 assert a.get(key) == b.get(key), (seed, key, a.get(key), b.get(key))
         assert seq[seed][1]["sparsity"] == pytest.approx(0.8, abs=1e-3)
         assert seq[seed][1]["test_acc"] > 0.8  # trained: chance is 0.1
-    print(f"4 jobs: sequential {one_at_a_time:.1f} s, joblib 2 at a time {parallel:.1f} s")
+    timing = f"4 jobs: sequential {one_at_a_time:.1f} s, joblib 2 at a time {parallel:.1f} s"
+    print(timing)
+    if min(capacity) < 1.5:
+        pytest.skip(
+            f"records match; speed not judged: other sessions kept the cores busy (2 processes did "
+            f"{', '.join(f'{c:.2f}' for c in capacity)}x of one before / between / after; {timing})"
+        )
+    assert parallel < 0.9 * one_at_a_time, timing
 
 
 def test_slurm_launcher_runs_a_two_job_sweep_through_submitit_local(tmp_path: Path) -> None:
