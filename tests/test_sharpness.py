@@ -123,7 +123,8 @@ def test_cli_multirun_of_three_pruners_on_real_mnist_draws_the_1d_plot(mnist_roo
     args = [
         "-m", "pruner=oneshot,gradual,lobster", "model=lenet300", "dataset=mnist",
         f"dataset.root={mnist_root}", "dataset.train_subset=4000", "dataset.val_size=1000",
-        "trainer.dense_epochs=3", "trainer.epochs=3", "trainer.num_threads=1", "pruner.sparsity=0.95",
+        "trainer.dense_epochs=3", "trainer.epochs=3", "trainer.lr=0.05", "trainer.num_threads=1",
+        "pruner.sparsity=0.95",
         "entropy=psp", "analysis=sharpness", "analysis.batches=1", "analysis.points_1d=11",
         "analysis.points_2d=5", "analysis.hessian_iters=8", f"out_dir={tmp_path}", "logger=none",
         "sweep_name=ovg",
