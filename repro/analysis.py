@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from repro.data.loader import TensorLoader
 from repro.metrics import sharpness as sh
 from repro.tracking import atomic_torch_save, atomic_write, safe_load
 
@@ -31,19 +30,8 @@ MEASURES = ("curve1d", "surface2d", "hessian", "epsilon", "interpolation")
 
 def analysis_batches(exp: Experiment, split: str, count: int, size: int, seed: int) -> list:
     """A fixed random sample of ``count`` batches of ``size`` from ``split`` (no augmentation)."""
-    data = exp.job.data
-    part = data.split(split)
-    loader = TensorLoader(
-        part.images,
-        part.labels,
-        size,
-        mean=data.mean,
-        std=data.std,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-        max_batches=count,
-    )
-    return list(loader)
+    gen = torch.Generator().manual_seed(seed)
+    return list(exp.job.data.loader(split, size, train=True, augment=False, generator=gen, max_batches=count))
 
 
 def solutions_dir(exp: Experiment) -> Path:

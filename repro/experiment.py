@@ -36,7 +36,7 @@ from repro.tracking import (
     sha256_file,
     warn,
 )
-from repro.train import DivergedError, evaluate, fit, resolve_device
+from repro.train import DivergedError, FitResult, evaluate, fit, resolve_device
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -112,6 +112,8 @@ class Experiment:
         self.store = store
         self.logger = logger or NullLogger()
         self.dense_cache = dense_cache
+        # (step, results) of the last probe pass on the training data, reused by the next step's pruner.
+        self._last_probe: tuple[int, dict[str, dict[str, Any]]] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -249,14 +251,11 @@ class Experiment:
         )
         record: dict[str, Any] = {"step": step, **self.identity_fields()}
         if step > 0:
-            if job.pruner.use_best and self.store.checkpoint_path(step - 1, "best").exists():
-                job.model.load_state_dict(safe_load(self.store.checkpoint_path(step - 1, "best")))
-            for name in job.pruner.needs():
-                ctx.extras.update(
-                    measure(
-                        [name], job.model, self.batches("train", train=True, step=step), job.data.num_classes
-                    )
-                )
+            best = self.store.checkpoint_path(step - 1, "best")
+            reloaded = job.pruner.use_best and best.exists()
+            if reloaded:
+                job.model.load_state_dict(safe_load(best))
+            ctx.extras.update(self.pruner_measurements(step - 1, sorted(job.pruner.needs()), reloaded))
             job.pruner.prune(job.masks, ctx)
             job.masks.apply()
             pruned = self.test()
@@ -291,8 +290,6 @@ class Experiment:
         cache = self.dense_cache / f"{self.dense_key()}.pt" if shareable else None
         if cache is not None and cache.exists():
             job.model.load_state_dict(safe_load(cache))
-            from repro.train import FitResult
-
             return FitResult(history=[{"cached": 1.0}])
 
         def on_epoch(row: dict[str, float]) -> None:
@@ -333,23 +330,42 @@ class Experiment:
             "status": "ok",
         }
 
+    def probe(self, names: list[str], batches) -> dict[str, dict[str, Any]]:
+        ent = self.cfg.entropy
+        return measure(
+            names,
+            self.job.model,
+            batches,
+            self.job.data.num_classes,
+            psp_include_output=ent.psp_include_output,
+            psp_matrix_max_neurons=ent.psp_matrix_max_neurons,
+        )
+
+    def pruner_measurements(self, step: int, names: list[str], reloaded: bool) -> dict[str, Any]:
+        """What the pruner needs, measured on the (augmented) training data with the weights of ``step``.
+
+        The probe pass after ``step`` already measured it on these very batches, unless other weights were
+        loaded since (``use_best``) or the run resumed; then one pass recomputes it, identically.
+        """
+        if not names:
+            return {}
+        last = self._last_probe
+        if not reloaded and last is not None and last[0] == step and set(names) <= set(last[1]):
+            return {n: last[1][n] for n in names}
+        return self.probe(names, self.batches("train", train=True, step=step))
+
     def measure_metrics(self, step: int) -> dict[str, Any]:
         """Entropy metrics of ``entropy.names`` in one pass; arrays go to a JSON file beside the records."""
         ent = self.cfg.entropy
         # What the pruner measures before pruning is recorded after each step too (EGP's depth per step).
         names = list(dict.fromkeys([*ent.names, *sorted(self.job.pruner.needs())]))
+        self._last_probe = None
         if not names:
             return {}
-        results = measure(
-            names,
-            self.job.model,
-            self.batches(ent.split, train=False)
-            if ent.split == "test"
-            else self.batches("train", train=True, step=step),
-            self.job.data.num_classes,
-            psp_include_output=ent.psp_include_output,
-            psp_matrix_max_neurons=ent.psp_matrix_max_neurons,
-        )
+        on_train = ent.split == "train"
+        results = self.probe(names, self.batches(ent.split, train=on_train, step=step))
+        if on_train:
+            self._last_probe = (step, results)
         scalars: dict[str, Any] = {}
         arrays: dict[str, Any] = {}
         for name, res in results.items():

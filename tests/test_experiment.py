@@ -114,3 +114,32 @@ def test_entropy_list_selects_every_metric():
     argv = expand_metric_lists(["model=lenet300", "entropy=[egp,psp]"])
     assert argv[-1] == "entropy.names=[egp,psp]"
     assert list(compose(*argv).entropy.names) == ["egp", "psp"]
+
+
+def test_one_probe_pass_per_step_serves_the_record_and_the_next_prune(tmp_path: Path, monkeypatch):
+    """EGP needs entropy on the training data before each prune; the pass after the previous step measured
+    exactly that, so it is reused, and reusing gives what a fresh pass (as after a resume) would."""
+    from repro.experiment import Experiment
+
+    args = ("model=resnet18", "model.width=4", "model.input_size=8", "dataset=digits", "pruner=egp",
+            "pruner.steps=2", "entropy=egp", "entropy.depth=false", "logger=none")  # fmt: skip
+    calls: list[list[str]] = []
+    probe = Experiment.probe
+    monkeypatch.setattr(
+        Experiment, "probe", lambda self, names, b: calls.append(names) or probe(self, names, b)
+    )
+    reused = run_job(compose(*args, f"out_dir={tmp_path / 'a'}"))
+    assert len(calls) == 3, "steps 0, 1, 2 each take one pass; the prunes of steps 1 and 2 reuse them"
+
+    measure_metrics = Experiment.measure_metrics
+
+    def forgetful(self, step):
+        out = measure_metrics(self, step)
+        self._last_probe = None  # as after a resume
+        return out
+
+    monkeypatch.setattr(Experiment, "measure_metrics", forgetful)
+    fresh = run_job(compose(*args, f"out_dir={tmp_path / 'b'}"))
+    assert len(calls) == 3 + 5
+    assert [r["checkpoint_sha256"] for r in reused] == [r["checkpoint_sha256"] for r in fresh]
+    assert reused[-1]["sparsity"] > reused[1]["sparsity"] > 0

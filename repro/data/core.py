@@ -77,10 +77,14 @@ class Data:
         train: bool,
         generator: torch.Generator | None = None,
         max_batches: int | None = None,
+        augment: bool | None = None,
     ) -> TensorLoader:
-        """``train=True`` shuffles with ``generator`` and augments (when ``augment``); else ordered, plain."""
+        """``train=True`` shuffles with ``generator`` and augments (when ``augment``); else ordered, plain.
+
+        ``augment=False`` keeps a training-style shuffled sample free of augmentation (analyses want one).
+        """
         data = self.split(split)
-        augment = train and self.augment
+        augment = train and self.augment and augment is not False
         return TensorLoader(
             data.images,
             data.labels,
