@@ -27,7 +27,7 @@ from repro.precheck import compose_checked
 from repro.pruning.base import PruneContext
 from repro.pruning.egp import ESTIMATORS, EGPPruner, allocate
 from repro.pruning.magnitude import OneShotPruner
-from repro.pruning.masks import Masks
+from repro.masks import Masks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import compare, parser, report, setup  # noqa: E402

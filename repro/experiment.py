@@ -21,12 +21,12 @@ from repro.analysis import run_analysis
 from repro.data import Data, build_data
 from repro.instantiate import build
 from repro.loggers import NullLogger
+from repro.masks import Masks
 from repro.metrics.pqi import pruned_pqi, weight_report
 from repro.metrics.registry import measure
 from repro.models import build_model
 from repro.parallel import configure_job
 from repro.pruning.base import PruneContext, Pruner
-from repro.pruning.masks import Masks
 from repro.tracking import (
     CorruptFileError,
     RunStore,

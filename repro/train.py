@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repro.masks import Masks
 from repro.pruning.base import TrainHook, TrainState
-from repro.pruning.masks import Masks
 
 
 class DivergedError(RuntimeError):

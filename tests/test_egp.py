@@ -13,10 +13,10 @@ from torch import nn
 from repro.aggregate import aggregate
 from repro.errors import ConfigError
 from repro.experiment import build_job
+from repro.masks import Masks
 from repro.pruning.base import PruneContext
 from repro.pruning.egp import EGPPruner, allocate, reinitialise
 from repro.pruning.magnitude import RatePruner
-from repro.pruning.masks import Masks
 from repro.run import run_dir_of, run_job
 from tests.conftest import compose
 
@@ -67,7 +67,8 @@ def test_prune_removes_the_allocated_smallest_weights_layer_by_layer() -> None:
     masks = Masks.for_model(net)
     pruner = EGPPruner(rate=0.5, steps=1, scope="layer")
     probe = {"_entropy": {"0": 1.0, "2": 0.0}, "_entropy_pass": {"0": 0.5, "2": 0.0}}
-    pruner.prune(masks, PruneContext(model=net, step=1, device=torch.device("cpu"), extras={"egp": probe}))
+    ctx = PruneContext(model=net, step=1, device=torch.device("cpu"), measurements={"egp": probe})
+    pruner.prune(masks, ctx)
     # layer 0 is the only candidate: 8 of its 16 weights go, the 8 smallest |w| (1..8 / 16)
     assert pruner.last_allocation == {"0": 8, "2": 0}
     assert masks["0"].flatten().tolist() == [False] * 8 + [True] * 8

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from repro.data.loader import TensorLoader, random_crop, random_hflip
+from repro.masks import Masks
 from repro.metrics.entropy import on_counts
 from repro.metrics.psp import class_groups, class_sums
-from repro.pruning.masks import Masks
 
 
 @pytest.mark.parametrize("pad_mode", ["constant", "reflect"])

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from repro.errors import ConfigError
+from repro.masks import Masks
 from repro.pruning.base import PruneContext, TrainState
 from repro.pruning.gradual import GradualPruner, cubic_sparsity
 from repro.pruning.lobster import sensitivity_step
-from repro.pruning.masks import Masks
 from repro.run import run_dir_of, run_job
 from tests.conftest import compose
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from repro.masks import Masks
 from repro.metrics.pqi import (
     P_GRID,
     Q_GRID,
@@ -20,7 +21,6 @@ from repro.metrics.pqi import (
     scope_pqi_grid,
     weight_report,
 )
-from repro.pruning.masks import Masks
 
 
 def test_constant_vector_has_index_zero_for_every_p_q():

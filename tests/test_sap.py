@@ -16,9 +16,9 @@ from torch import nn
 
 from repro.errors import ConfigError
 from repro.experiment import build_job, cpu_state, rewind
+from repro.masks import Masks
 from repro.metrics.pqi import pqi, pqi_rows
 from repro.pruning.base import PruneContext
-from repro.pruning.masks import Masks
 from repro.pruning.oneshot_rewind import OneShotRewindPruner
 from repro.pruning.sap import SAPPruner, sap_count
 from repro.run import run_dir_of, run_job

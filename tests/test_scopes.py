@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
+from repro.masks import Masks, prunable_modules
 from repro.pruning.magnitude import OneShotPruner, RatePruner, magnitude_scores
-from repro.pruning.masks import Masks, prunable_modules
 from repro.pruning.scopes import counts_for_fraction, counts_for_target, prune_smallest
 
 

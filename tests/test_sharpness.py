@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from repro.masks import Masks
 from repro.metrics import sharpness as sh
-from repro.pruning.masks import Masks
 
 
 def quadratic(a: torch.Tensor, w: torch.Tensor) -> sh.LossTerms:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from repro.pruning.masks import Masks
+from repro.masks import Masks
 
 # The official grid of the heat maps: p in 0.1..1.0, q in 1.0..2.0, step 0.1.
 P_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(1, 11))

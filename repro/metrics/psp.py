@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from repro.masks import prunable_modules
 from repro.metrics.registry import register
-from repro.pruning.masks import prunable_modules
 
 CLAMP = (1e-4, 0.9999)
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from repro.pruning.masks import Masks
+from repro.masks import Masks
 
 Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
 

@@ -1,6 +1,1 @@
-"""Masks, scopes, scores and one module per pruning method."""
-
-from repro.pruning.base import PruneContext, Pruner, TrainState
-from repro.pruning.masks import Masks, prunable_modules
-
-__all__ = ["Masks", "PruneContext", "Pruner", "TrainState", "prunable_modules"]
+"""Pruning parts (scores, count rules, schedules, mask updates) and the methods composed from them."""

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from repro.pruning.masks import Masks
+from repro.data.core import Data
+from repro.masks import Masks
 
 
 @dataclass
@@ -23,12 +24,16 @@ class PruneContext:
     model: nn.Module
     step: int
     device: torch.device
-    data: Any = None
+    # The run's data (LOBSTER reads its validation split); None in unit tests that need none.
+    data: Data | None = None
     # Parameter values before any training, and after the dense training (step 0), on the CPU.
     init_state: dict[str, torch.Tensor] = field(default_factory=dict)
     dense_state: dict[str, torch.Tensor] | None = None
-    # Filled by the loop when an entropy metric runs before pruning (EGP reads it).
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Probe results the pruner asked for with ``needs()``, by probe name, measured by the loop just before
+    # pruning on the augmented training data (EGP reads ``measurements["egp"]``).
+    measurements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Seeded per run and step: a random score draws from here, never from the global generator.
+    generator: torch.Generator = field(default_factory=lambda: torch.Generator().manual_seed(0))
 
 
 @dataclass
@@ -80,5 +85,5 @@ class Pruner:
         return None
 
     def needs(self) -> set[str]:
-        """Measurements the loop must provide in ``ctx.extras`` before :meth:`prune` (e.g. ``{"egp"}``)."""
+        """Probes the loop must run into ``ctx.measurements`` before :meth:`prune` (e.g. ``{"egp"}``)."""
         return set()

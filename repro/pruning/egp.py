@@ -30,9 +30,9 @@ import torch
 from torch import nn
 
 from repro.errors import check_choice
+from repro.masks import Masks
 from repro.metrics.dataflow import LAYERS, NORMS
 from repro.pruning.base import PruneContext, Pruner
-from repro.pruning.masks import Masks
 from repro.pruning.scopes import prune_smallest
 
 ESTIMATORS = {"batch": "_entropy", "pass": "_entropy_pass"}
@@ -95,9 +95,9 @@ class EGPPruner(Pruner):
         if self.scratch and ctx.step > self.prune_steps:
             reinitialise(ctx.model, masks)
             return
-        probe = ctx.extras.get("egp")
+        probe = ctx.measurements.get("egp")
         if probe is None:
-            raise RuntimeError("EGP prunes from the egp probe's entropies: ctx.extras['egp'] is missing")
+            raise RuntimeError("EGP prunes from the egp probe's entropies: measurements['egp'] is missing")
         entropy = {k: float(v) for k, v in probe[ESTIMATORS[self.estimator]].items() if k in masks}
         remaining, mean_abs = {}, {}
         for n in entropy:

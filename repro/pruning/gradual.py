@@ -12,9 +12,9 @@ only shrink and the loop re-applies them after every optimizer step.
 
 from __future__ import annotations
 
+from repro.masks import Masks
 from repro.pruning.base import PruneContext, Pruner, TrainHook, TrainState
 from repro.pruning.magnitude import magnitude_scores
-from repro.pruning.masks import Masks
 from repro.pruning.scopes import counts_for_target, prune_smallest
 
 

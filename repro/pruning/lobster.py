@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from repro.errors import bad_value
+from repro.masks import Masks
 from repro.pruning.base import PruneContext, Pruner, TrainHook, TrainState
 from repro.pruning.magnitude import magnitude_scores
-from repro.pruning.masks import Masks
 from repro.pruning.scopes import counts_for_target, prune_smallest
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from repro.masks import Masks
 from repro.pruning.base import PruneContext, Pruner
-from repro.pruning.masks import Masks
 from repro.pruning.scopes import counts_for_fraction, counts_for_target, prune_smallest
 
 

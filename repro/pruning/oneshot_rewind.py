@@ -12,9 +12,9 @@ running statistics are the ones the rewound network keeps.
 
 from __future__ import annotations
 
+from repro.masks import Masks
 from repro.pruning.base import PruneContext, Pruner
 from repro.pruning.magnitude import magnitude_scores
-from repro.pruning.masks import Masks
 from repro.pruning.scopes import counts_for_target, prune_smallest
 
 

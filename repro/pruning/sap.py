@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 
 from repro.errors import check_range
+from repro.masks import Masks
 from repro.metrics.pqi import scope_pqi
 from repro.pruning.base import PruneContext, Pruner
 from repro.pruning.magnitude import magnitude_scores
-from repro.pruning.masks import Masks
 from repro.pruning.scopes import Counts, prune_smallest, remaining_per_unit
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from repro.pruning.masks import Masks
+from repro.masks import Masks
 
 # global: int; layer: {name: int}; neuron: {name: LongTensor[out_features]}
 Counts = int | dict[str, int] | dict[str, torch.Tensor]
