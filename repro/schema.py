@@ -59,6 +59,20 @@ def option(
     return dataclasses.field(default=default, metadata=meta)
 
 
+# group -> option name -> schema dataclass; filled by @schema in each package's schemas module
+SCHEMAS: dict[str, dict[str, type]] = {}
+
+
+def schema(group: str, name: str) -> Callable[[type], type]:
+    """Register a dataclass as the schema ``schema/<group>/<name>`` that YAML options extend."""
+
+    def deco(cls: type) -> type:
+        SCHEMAS.setdefault(group, {})[name] = cls
+        return cls
+
+    return deco
+
+
 def _check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
     if isinstance(value, bool):
         if "choices" in meta:
@@ -112,4 +126,4 @@ def described(schema: type) -> dict[str, dict[str, Any]]:
     return {f.name: dict(f.metadata) for f in dataclasses.fields(schema)}
 
 
-__all__ = ["ConfigError", "check", "described", "option"]
+__all__ = ["SCHEMAS", "ConfigError", "check", "described", "option", "schema"]
