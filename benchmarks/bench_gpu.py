@@ -79,7 +79,7 @@ def main() -> None:
     from torch.utils.data import DataLoader
     from torchvision import transforms
 
-    from repro.experiment import build_job
+    from repro.loop.job import build_job
     from repro.precheck import compose_checked
     from repro.train import fit
 

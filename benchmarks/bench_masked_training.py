@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from repro.experiment import build_job
+from repro.loop.job import build_job
 from repro.precheck import compose_checked
 from repro.pruning.base import PruneContext
 from repro.train import fit

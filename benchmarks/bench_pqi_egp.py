@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from repro.masks import Masks
 from repro.metrics.pqi import layer_power_sums, scope_grid, scope_pqi
 from repro.metrics.registry import measure
 from repro.models import build_model
@@ -27,7 +28,6 @@ from repro.precheck import compose_checked
 from repro.pruning.base import PruneContext
 from repro.pruning.egp import ESTIMATORS, EGPPruner, allocate
 from repro.pruning.magnitude import OneShotPruner
-from repro.masks import Masks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import compare, parser, report, setup  # noqa: E402

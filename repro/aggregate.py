@@ -20,7 +20,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from repro.reports import mean_std
-from repro.tracking import atomic_write
+from repro.store import atomic_write
 
 KEYS = ["model", "dataset", "pruner", "scope", "step"]
 

@@ -1,477 +1,85 @@
-"""Typed schemas of every config group, registered in Hydra's ConfigStore.
+"""Compose-time config: the schemas of every group, found by discovery and checked by one walker.
 
-Each YAML option under ``conf/<group>/`` extends one of these schemas
-(``defaults: [/schema/<group>/<name>@_here_]``), so Hydra rejects an unknown key or a wrongly typed value
-at compose time. Ranges that types cannot express are checked by :func:`validate`, which names the full
-key (``pruner.sparsity=1.5 ...``).
+Each package declares the schemas of the groups it implements in its own ``schemas`` module (which imports
+no implementation): ``repro/models/schemas.py``, ``repro/data/schemas.py``, ``repro/pruning/schemas.py``,
+``repro/loop/hooks/schemas.py``; the trainer's and the logger's are here. Every YAML option extends one of
+them (``defaults: [/schema/<group>/<name>@_here_]``), so Hydra rejects an unknown key or a wrongly typed
+value, and :func:`validate` checks the declared ranges, choices and registry names (:mod:`repro.schema`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from repro.errors import check_choice, check_range
+from repro.errors import check_range
+from repro.schema import SCHEMAS, check, option, schema
 
-SCOPES = ("global", "layer", "neuron")
-
-
-class Checked:
-    """Mixin: ``check(prefix)`` validates ranges; subclasses extend it."""
-
-    def check(self, prefix: str) -> None:  # pragma: no cover - overridden
-        pass
+PACKAGE = Path(__file__).resolve().parent
 
 
-# --------------------------------------------------------------------------- model
-
-
+@schema("trainer", "base")
 @dataclass
-class ModelConfig(Checked):
-    _target_: str = "???"
-    name: str = "???"
-    # Image side the model is built for; data sets that can be resized (digits) follow it.
-    input_size: int | None = None
-    # Start from these weights (a state_dict saved with torch.save; loaded with weights_only=True).
-    checkpoint: str | None = None
-
-    def check(self, prefix: str) -> None:
-        if self.input_size is not None:
-            check_range(f"{prefix}.input_size", self.input_size, 1)
-
-
-@dataclass
-class MLPConfig(ModelConfig):
-    hidden: list[int] = field(default_factory=lambda: [128, 256])
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        for i, h in enumerate(self.hidden):
-            check_range(f"{prefix}.hidden[{i}]", h, 1)
-
-
-@dataclass
-class ConvNetConfig(ModelConfig):
-    channels: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        for i, c in enumerate(self.channels):
-            check_range(f"{prefix}.channels[{i}]", c, 1)
-
-
-@dataclass
-class ResNetConfig(ModelConfig):
-    width: int = 64
-    stem: str = "cifar"  # cifar: 3x3 stride-1 stem + max-pool; imagenet: 7x7 stride-2 stem + max-pool
-    depth: int = 18
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_range(f"{prefix}.width", self.width, 1)
-        check_choice(f"{prefix}.stem", self.stem, ("cifar", "imagenet"))
-
-
-@dataclass
-class PretrainedConfig(ModelConfig):
-    arch: str = "???"
-    pretrained: bool = False
-
-
-# --------------------------------------------------------------------------- dataset
-
-
-@dataclass
-class DatasetConfig(Checked):
-    name: str = "???"
-    root: str = "data"
-    download: bool = False
-    # None keeps the native side; an int resizes every image once at load time.
-    image_size: int | None = None
-    augment: bool = True
-    crop_padding: int = 0
-    pad_mode: str = "constant"
-    flip: bool = False
-    # Keep only the first N samples of a split (after a seeded shuffle); None keeps all.
-    train_subset: int | None = None
-    test_subset: int | None = None
-    # Samples taken out of the training split as a validation split (LOBSTER's plateau test).
-    val_size: int = 0
-    # synthetic only
-    num_classes: int = 10
-    channels: int = 3
-    train_size: int = 1024
-    test_size: int = 256
-
-    def check(self, prefix: str) -> None:
-        if self.image_size is not None:
-            check_range(f"{prefix}.image_size", self.image_size, 1)
-        check_range(f"{prefix}.crop_padding", self.crop_padding, 0)
-        check_choice(f"{prefix}.pad_mode", self.pad_mode, ("constant", "reflect"))
-        for key in ("train_subset", "test_subset"):
-            value = getattr(self, key)
-            if value is not None:
-                check_range(f"{prefix}.{key}", value, 1)
-        check_range(f"{prefix}.val_size", self.val_size, 0)
-        check_range(f"{prefix}.num_classes", self.num_classes, 2)
-        check_range(f"{prefix}.channels", self.channels, 1)
-        check_range(f"{prefix}.train_size", self.train_size, 1)
-        check_range(f"{prefix}.test_size", self.test_size, 1)
-
-
-# --------------------------------------------------------------------------- pruner
-
-
-@dataclass
-class PrunerConfig(Checked):
-    _target_: str = "???"
-    name: str = "???"
-    # Pruning steps after the dense training (step 0).
-    steps: int = 1
-    scope: str = "global"
-    # Module kinds whose weight is prunable, and fnmatch patterns of module names to leave dense.
-    prunable: list[str] = field(default_factory=lambda: ["conv", "linear"])
-    exclude: list[str] = field(default_factory=list)
-    # Where surviving weights restart before retraining: none (continue), init (values at step 0 start).
-    rewind: str = "none"
-    # Prune from the step's best-test-accuracy weights instead of the last ones.
-    use_best: bool = False
-    # Also write each step's PQ Index over the (p, q) heat-map grid to pqi/step_<t>.json (read by the loop,
-    # not passed to the pruner; 20 passes over the weights per step, so off unless a SAP figure needs it).
-    pqi_grid: bool = False
-
-    def check(self, prefix: str) -> None:
-        check_range(f"{prefix}.steps", self.steps, 0)
-        check_choice(f"{prefix}.scope", self.scope, SCOPES)
-        check_choice(f"{prefix}.rewind", self.rewind, ("none", "init"))
-        for i, kind in enumerate(self.prunable):
-            check_choice(f"{prefix}.prunable[{i}]", kind, ("conv", "linear"))
-        if not self.prunable:
-            check_choice(f"{prefix}.prunable", self.prunable, ("a non-empty list of conv, linear",))
-
-
-@dataclass
-class OneShotConfig(PrunerConfig):
-    sparsity: float = 0.9
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_range(f"{prefix}.sparsity", self.sparsity, 0.0, 1.0, high_open=True)
-
-
-@dataclass
-class RateConfig(PrunerConfig):
-    # Fraction of the remaining weights removed at each step.
-    rate: float = 0.2
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_range(f"{prefix}.rate", self.rate, 0.0, 1.0, low_open=True, high_open=True)
-
-
-@dataclass
-class SAPConfig(PrunerConfig):
-    # SAP count rule (repro.pruning.sap): PQ Index exponents 0 < p < q, eta >= 0, gamma > 0, 0 < beta <= 1.
-    p: float = 0.5
-    q: float = 1.0
-    eta: float = 0.0
-    gamma: float = 1.0
-    beta: float = 0.9
-
-    def check(self, prefix: str) -> None:
-        from repro.pruning.sap import check_sap_args
-
-        super().check(prefix)
-        check_sap_args(self.p, self.q, self.eta, self.gamma, self.beta, prefix)
-
-
-@dataclass
-class GradualConfig(OneShotConfig):
-    # Cubic schedule of Zhu & Gupta during step `prune_step`'s training (repro.pruning.gradual).
-    initial_sparsity: float = 0.0
-    start_epoch: int = 0
-    # None: end after `end_fraction` of the step's iterations; the target is reached exactly there.
-    end_epoch: int | None = None
-    end_fraction: float = 0.75
-    frequency: int = 100
-    prune_step: int = 1
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_range(f"{prefix}.initial_sparsity", self.initial_sparsity, 0.0, self.sparsity)
-        check_range(f"{prefix}.start_epoch", self.start_epoch, 0)
-        if self.end_epoch is not None:
-            check_range(f"{prefix}.end_epoch", self.end_epoch, self.start_epoch + 1)
-        check_range(f"{prefix}.end_fraction", self.end_fraction, 0.0, 1.0, low_open=True)
-        check_range(f"{prefix}.frequency", self.frequency, 1)
-        check_range(f"{prefix}.prune_step", self.prune_step, 1, self.steps)
-
-    def check_with(self, cfg: DictConfig, prefix: str) -> None:
-        if self.end_epoch is not None and self.end_epoch > cfg.trainer.epochs:
-            check_range(f"{prefix}.end_epoch", self.end_epoch, self.start_epoch + 1, cfg.trainer.epochs)
-
-
-@dataclass
-class LobsterConfig(OneShotConfig):
-    # LOBSTER (repro.pruning.lobster): shrink insensitive weights, threshold at validation-loss plateaus.
-    lmbda: float = 1e-4
-    tolerance: float = 0.05
-    patience: int = 20
-    # Optimizer steps between plateau checks; 0 checks once per epoch (the group's code).
-    check_every: int = 0
-    plateau_delta: float = 0.01
-    bisection_delta: float = 0.05
-    midpoint: bool = False
-    regularize_bias: bool = True
-    restore_best: bool = True
-    # Fraction of the step's iterations after which the rest of the target is pruned by magnitude.
-    force_at: float | None = 0.9
-    val_batch_size: int = 1000
-    prune_step: int = 1
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_choice(f"{prefix}.scope", self.scope, ("global",))
-        check_range(f"{prefix}.lmbda", self.lmbda, 0.0)
-        check_range(f"{prefix}.tolerance", self.tolerance, 0.0)
-        check_range(f"{prefix}.patience", self.patience, 0)
-        check_range(f"{prefix}.check_every", self.check_every, 0)
-        check_range(f"{prefix}.plateau_delta", self.plateau_delta, 0.0)
-        check_range(f"{prefix}.bisection_delta", self.bisection_delta, 0.0, low_open=True)
-        if self.force_at is not None:
-            check_range(f"{prefix}.force_at", self.force_at, 0.0, 1.0, low_open=True)
-        check_range(f"{prefix}.val_batch_size", self.val_batch_size, 1)
-        check_range(f"{prefix}.prune_step", self.prune_step, 1, self.steps)
-
-    def check_with(self, cfg: DictConfig, prefix: str) -> None:
-        if int(cfg.dataset.get("val_size", 0) or 0) == 0:
-            from repro.errors import bad_value
-
-            raise bad_value("dataset.val_size", 0, "pruner=lobster needs a validation split: set it > 0")
-
-
-@dataclass
-class EGPConfig(RateConfig):
-    # EGP (repro.pruning.egp): rate of the candidates' surviving weights per step, layer-wise only.
-    rate: float = 0.5
-    scope: str = "layer"
-    # Layer entropy that drives the allocation: batch (official per-batch mean) or pass (whole pass).
-    estimator: str = "batch"
-    # Add the retrain-from-scratch ablation as one extra step after the last EGP step.
-    scratch: bool = False
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_choice(f"{prefix}.scope", self.scope, ("layer",))
-        check_choice(f"{prefix}.estimator", self.estimator, ("batch", "pass"))
-        check_choice(f"{prefix}.rewind", self.rewind, ("none",))
-
-
-@dataclass
-class NotImplementedPrunerConfig(PrunerConfig):
-    pass
-
-
-# --------------------------------------------------------------------------- entropy
-
-
-@dataclass
-class EntropyConfig(Checked):
-    names: list[str] = field(default_factory=list)
-    split: str = "test"
-    max_batches: int | None = None
-    # After the last pruning step, build the shallower network from the zero-entropy layers and compare
-    # it with the pruned one (repro.metrics.depth): layers, parameters, FLOPs, latency, test accuracy.
-    depth: bool = False
-    # Batch size of the latency measurement.
-    latency_batch: int = 128
-    # PSP-entropy (repro.metrics.psp): count the output layer as a hidden layer; keep the [neurons x classes]
-    # matrices only of layers with at most this many neurons (None: every layer).
-    psp_include_output: bool = False
-    psp_matrix_max_neurons: int | None = None
-
-    def check(self, prefix: str) -> None:
-        check_choice(f"{prefix}.split", self.split, ("train", "test"))
-        if self.max_batches is not None:
-            check_range(f"{prefix}.max_batches", self.max_batches, 1)
-        check_range(f"{prefix}.latency_batch", self.latency_batch, 1)
-        if self.psp_matrix_max_neurons is not None:
-            check_range(f"{prefix}.psp_matrix_max_neurons", self.psp_matrix_max_neurons, 0)
-
-
-# --------------------------------------------------------------------------- analysis
-
-
-@dataclass
-class AnalysisConfig(Checked):
-    # Sharpness measurements (repro.analysis, repro.metrics.sharpness): curve1d, surface2d, hessian,
-    # epsilon, interpolation. Empty: none.
-    names: list[str] = field(default_factory=list)
-    # final: only after the last step; all: after every step (the dense step 0 included).
-    at: str = "final"
-    split: str = "train"
-    # The cost bound: every loss is the mean over `batches` fixed random batches of `batch_size`.
-    batches: int = 4
-    batch_size: int = 512
-    seed: int = 0
-    # weights: surviving entries of the prunable weights move; all: every other parameter too.
-    params: str = "weights"
-    radius: float = 1.0
-    points_1d: int = 41
-    points_2d: int = 21
-    hessian_iters: int = 20
-    hessian_tol: float = 1e-3
-    epsilon: float = 1e-3
-    epsilon_steps: int = 10
-    interpolate_with: list[str] = field(default_factory=lambda: ["oneshot", "gradual", "lobster"])
-    interp_points: int = 21
-    interp_margin: float = 0.0
-    interp_sparsity_tol: float = 0.005
-
-    def check(self, prefix: str) -> None:
-        from repro.analysis import MEASURES
-
-        for i, name in enumerate(self.names):
-            check_choice(f"{prefix}.names[{i}]", name, MEASURES)
-        check_choice(f"{prefix}.at", self.at, ("final", "all"))
-        check_choice(f"{prefix}.split", self.split, ("train", "test", "val"))
-        check_choice(f"{prefix}.params", self.params, ("weights", "all"))
-        for key in ("batches", "batch_size", "hessian_iters", "epsilon_steps"):
-            check_range(f"{prefix}.{key}", getattr(self, key), 1)
-        for key in ("points_1d", "points_2d", "interp_points"):
-            check_range(f"{prefix}.{key}", getattr(self, key), 2)
-        check_range(f"{prefix}.seed", self.seed, 0)
-        check_range(f"{prefix}.radius", self.radius, 0.0, low_open=True)
-        check_range(f"{prefix}.hessian_tol", self.hessian_tol, 0.0)
-        check_range(f"{prefix}.epsilon", self.epsilon, 0.0, low_open=True)
-        check_range(f"{prefix}.interp_margin", self.interp_margin, 0.0)
-        check_range(f"{prefix}.interp_sparsity_tol", self.interp_sparsity_tol, 0.0)
-
-    def check_with(self, cfg: DictConfig, prefix: str) -> None:
-        if self.split == "val" and self.names and int(cfg.dataset.get("val_size", 0) or 0) == 0:
-            from repro.errors import bad_value
-
-            raise bad_value(f"{prefix}.split", "val", "needs dataset.val_size > 0")
-
-
-# --------------------------------------------------------------------------- trainer
-
-
-@dataclass
-class TrainerConfig(Checked):
-    epochs: int = 1
+class TrainerConfig:
+    epochs: int = option(1, ge=0)
     # Epochs of the dense training (step 0); None uses ``epochs``.
-    dense_epochs: int | None = None
-    batch_size: int = 128
-    eval_batch_size: int = 1000
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
+    dense_epochs: int | None = option(None, ge=0)
+    batch_size: int = option(128, ge=1)
+    eval_batch_size: int = option(1000, ge=1)
+    optimizer: str = option("sgd", choices=("sgd", "adam"))
+    lr: float = option(0.1, gt=0)
+    momentum: float = option(0.9, ge=0, lt=1)
     nesterov: bool = False
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    milestones: list[int] = field(default_factory=list)
-    gamma: float = 0.1
-    grad_clip: float | None = None
+    weight_decay: float = option(5e-4, ge=0)
+    schedule: str = option("cosine", choices=("constant", "cosine", "multistep"))
+    milestones: list[int] = option(list, ge=0, each=True)
+    gamma: float = option(0.1, gt=0, le=1)
+    grad_clip: float | None = option(None, gt=0)
     # Stop an epoch after this many batches (smoke tests, benchmarks); None runs the whole epoch.
-    max_batches: int | None = None
-    device: str = "auto"
+    max_batches: int | None = option(None, ge=1)
+    device: str = option("auto", choices=("auto", "cpu", "cuda"))
     amp: bool = True
     channels_last: bool = True
     deterministic: bool = False
-    num_threads: int | None = None
+    num_threads: int | None = option(None, ge=1)
     progress: bool = True
 
-    def check(self, prefix: str) -> None:
-        check_range(f"{prefix}.epochs", self.epochs, 0)
-        if self.dense_epochs is not None:
-            check_range(f"{prefix}.dense_epochs", self.dense_epochs, 0)
-        check_range(f"{prefix}.batch_size", self.batch_size, 1)
-        check_range(f"{prefix}.eval_batch_size", self.eval_batch_size, 1)
-        check_choice(f"{prefix}.optimizer", self.optimizer, ("sgd", "adam"))
-        check_range(f"{prefix}.lr", self.lr, 0.0, low_open=True)
-        check_range(f"{prefix}.momentum", self.momentum, 0.0, 1.0, high_open=True)
-        check_range(f"{prefix}.weight_decay", self.weight_decay, 0.0)
-        check_choice(f"{prefix}.schedule", self.schedule, ("constant", "cosine", "multistep"))
-        check_range(f"{prefix}.gamma", self.gamma, 0.0, 1.0, low_open=True)
-        if self.grad_clip is not None:
-            check_range(f"{prefix}.grad_clip", self.grad_clip, 0.0, low_open=True)
-        if self.max_batches is not None:
-            check_range(f"{prefix}.max_batches", self.max_batches, 1)
-        check_choice(f"{prefix}.device", self.device, ("auto", "cpu", "cuda"))
-        if self.num_threads is not None:
-            check_range(f"{prefix}.num_threads", self.num_threads, 1)
 
-
-# --------------------------------------------------------------------------- logger
-
-
+@schema("logger", "base")
 @dataclass
-class LoggerConfig(Checked):
-    name: str = "none"
+class LoggerConfig:
+    name: str = option("none", choices=("wandb", "none"))
     project: str = "repro"
     entity: str | None = None
     # auto: online when a W&B key is configured, offline otherwise.
-    mode: str = "auto"
+    mode: str = option("auto", choices=("auto", "offline", "online", "disabled"))
     group: str | None = None
-    tags: list[str] = field(default_factory=list)
-
-    def check(self, prefix: str) -> None:
-        check_choice(f"{prefix}.name", self.name, ("wandb", "none"))
-        check_choice(f"{prefix}.mode", self.mode, ("auto", "offline", "online", "disabled"))
+    tags: list[str] = option(list)
 
 
-GROUP_SCHEMAS: dict[str, dict[str, type]] = {
-    "model": {
-        "base": ModelConfig,
-        "mlp": MLPConfig,
-        "convnet": ConvNetConfig,
-        "resnet": ResNetConfig,
-        "pretrained": PretrainedConfig,
-    },
-    "dataset": {"base": DatasetConfig},
-    "pruner": {
-        "base": PrunerConfig,
-        "oneshot": OneShotConfig,
-        "rate": RateConfig,
-        "sap": SAPConfig,
-        "gradual": GradualConfig,
-        "lobster": LobsterConfig,
-        "egp": EGPConfig,
-        "not_implemented": NotImplementedPrunerConfig,
-    },
-    "entropy": {"base": EntropyConfig},
-    "analysis": {"base": AnalysisConfig},
-    "trainer": {"base": TrainerConfig},
-    "logger": {"base": LoggerConfig},
-}
+def discover_schemas() -> dict[str, dict[str, type]]:
+    """Import every ``schemas`` module of the package (each registers its groups' schemas)."""
+    for path in sorted(PACKAGE.rglob("schemas.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        importlib.import_module(".".join(parts))
+    return SCHEMAS
 
 
 def register_schemas() -> None:
     """Store every schema as ``schema/<group>/<name>`` so YAML options can extend it."""
     cs = ConfigStore.instance()
-    for group, schemas in GROUP_SCHEMAS.items():
+    for group, schemas in discover_schemas().items():
         for name, node in schemas.items():
             cs.store(group=f"schema/{group}", name=name, node=node)
 
 
-def _check_node(node: Any, prefix: str) -> None:
-    if isinstance(node, Checked):
-        node.check(prefix)
-    if is_dataclass(node):
-        for f in fields(node):
-            _check_node(getattr(node, f.name), f"{prefix}.{f.name}")
-
-
 def validate(cfg: DictConfig) -> None:
-    """Check every group's ranges and the top-level keys; raise ConfigError naming the first bad key."""
-    for group in GROUP_SCHEMAS:
+    """Check every group's declared rules and the seed; raise ConfigError naming the first bad key."""
+    for group in discover_schemas():
         if group in cfg:
-            node = OmegaConf.to_object(cfg[group])
-            _check_node(node, group)
-            if hasattr(node, "check_with"):  # checks that need other groups (e.g. trainer.epochs)
-                node.check_with(cfg, group)
+            check(OmegaConf.to_object(cfg[group]), group, cfg)
     check_range("seed", cfg.seed, 0)

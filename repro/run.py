@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from repro.config import register_schemas, validate
 from repro.errors import ConfigError, DataMissingError
 from repro.precheck import CONF_DIR
-from repro.tracking import RunStore, resolved, run_name
+from repro.store import OutPaths, RunStore, resolved, run_name
 
 register_schemas()
 
@@ -25,7 +25,7 @@ USER_ERRORS = (ConfigError, DataMissingError)
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
-    return Path(cfg.out_dir) / "runs" / run_name(cfg)
+    return OutPaths(Path(cfg.out_dir)).run(run_name(cfg)).dir
 
 
 def link_hydra_dir(run_dir: Path) -> None:
@@ -39,7 +39,7 @@ def link_hydra_dir(run_dir: Path) -> None:
 
 def run_job(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run (or resume, or skip) the job described by ``cfg``; return its records."""
-    from repro.experiment import build_job
+    from repro.loop.job import build_job
 
     validate(cfg)
     run_dir = run_dir_of(cfg)
@@ -60,8 +60,8 @@ def run_job(cfg: DictConfig) -> list[dict[str, Any]]:
 
 
 def _run_locked(cfg: DictConfig, job: Any, store: RunStore) -> list[dict[str, Any]]:
-    from repro.experiment import Experiment
     from repro.loggers import make_logger
+    from repro.loop.loop import PruneLoop
 
     run_dir = store.dir
     if store.is_finished():  # finished by another process while this one was building
@@ -79,7 +79,7 @@ def _run_locked(cfg: DictConfig, job: Any, store: RunStore) -> list[dict[str, An
     )
     exit_code = 1
     try:
-        records = Experiment(job, store, logger, dense_cache=Path(cfg.out_dir) / "dense").run()
+        records = PruneLoop(job, store, logger).run()
         exit_code = 0
     finally:
         logger.finish(exit_code)

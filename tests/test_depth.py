@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from repro.metrics.depth import Gate, ZeroFed, build_shallow, compare, neuron_states, structure
+from repro.metrics.depth import Gate, ZeroFed, build_shallow
+from repro.metrics.depth_check import compare, neuron_states, structure
 from repro.models.mlp import MLP
 from repro.models.resnet_cifar import ResNet
 from repro.run import run_job

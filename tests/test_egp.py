@@ -12,7 +12,7 @@ from torch import nn
 
 from repro.aggregate import aggregate
 from repro.errors import ConfigError
-from repro.experiment import build_job
+from repro.loop.job import build_job
 from repro.masks import Masks
 from repro.pruning.base import PruneContext
 from repro.pruning.egp import EGPPruner, allocate, reinitialise

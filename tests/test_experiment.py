@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro.experiment import build_job, rewind
+from repro.loop.job import build_job
+from repro.loop.state import rewind
 from repro.run import run_dir_of, run_job
-from repro.tracking import RunStore, identity
+from repro.store import RunStore, identity
 from tests.conftest import compose
 
 
@@ -119,26 +120,19 @@ def test_entropy_list_selects_every_metric():
 def test_one_probe_pass_per_step_serves_the_record_and_the_next_prune(tmp_path: Path, monkeypatch):
     """EGP needs entropy on the training data before each prune; the pass after the previous step measured
     exactly that, so it is reused, and reusing gives what a fresh pass (as after a resume) would."""
-    from repro.experiment import Experiment
+    from repro.loop.probing import Prober
 
     args = ("model=resnet18", "model.width=4", "model.input_size=8", "dataset=digits", "pruner=egp",
             "pruner.steps=2", "entropy=egp", "entropy.depth=false", "logger=none")  # fmt: skip
     calls: list[list[str]] = []
-    probe = Experiment.probe
+    probe = Prober.measure
     monkeypatch.setattr(
-        Experiment, "probe", lambda self, names, b: calls.append(names) or probe(self, names, b)
+        Prober, "measure", lambda self, names, b: calls.append(names) or probe(self, names, b)
     )
     reused = run_job(compose(*args, f"out_dir={tmp_path / 'a'}"))
     assert len(calls) == 3, "steps 0, 1, 2 each take one pass; the prunes of steps 1 and 2 reuse them"
 
-    measure_metrics = Experiment.measure_metrics
-
-    def forgetful(self, step):
-        out = measure_metrics(self, step)
-        self._last_probe = None  # as after a resume
-        return out
-
-    monkeypatch.setattr(Experiment, "measure_metrics", forgetful)
+    monkeypatch.setattr(Prober, "remember", lambda self, step, results: None)  # as after a resume
     fresh = run_job(compose(*args, f"out_dir={tmp_path / 'b'}"))
     assert len(calls) == 3 + 5
     assert [r["checkpoint_sha256"] for r in reused] == [r["checkpoint_sha256"] for r in fresh]

@@ -99,7 +99,7 @@ def test_lobster_thresholds_within_tolerance_and_reaches_the_target(tmp_path: Pa
         "pruner.patience=0", "pruner.check_every=5", "pruner.force_at=0.95", "pruner.tolerance=0.05",
         "trainer.dense_epochs=2", "trainer.epochs=2", f"out_dir={tmp_path}", "logger=none",
     )  # fmt: skip
-    from repro.experiment import build_job
+    from repro.loop.job import build_job
 
     job = build_job(cfg)
     model, masks, data = job.model, job.masks, job.data

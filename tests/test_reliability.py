@@ -19,8 +19,8 @@ from repro.errors import ConfigError
 from repro.instantiate import resolve_target
 from repro.run import main as run_main
 from repro.run import run_dir_of, run_job
+from repro.store import CorruptFileError, RunStore, safe_load
 from repro.sweep import main as sweep_main
-from repro.tracking import CorruptFileError, RunStore, safe_load
 from tests.conftest import REPO, cli_env, compose
 
 SMALL = ["model=mlp", "dataset=digits", "logger=none", "trainer.dense_epochs=1"]

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from repro.errors import ConfigError
-from repro.experiment import build_job, cpu_state, rewind
+from repro.loop.job import build_job
+from repro.loop.state import cpu_state, rewind
 from repro.masks import Masks
 from repro.metrics.pqi import pqi, pqi_rows
 from repro.pruning.base import PruneContext

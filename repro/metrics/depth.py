@@ -21,18 +21,15 @@ test accuracy of both networks is compared to check they hold on unseen data too
 from __future__ import annotations
 
 import copy
-import statistics
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
-from torch.utils.flop_counter import FlopCounterMode
 
-from repro.metrics.dataflow import LAYERS, NORMS, RECTIFIERS, Node, trace
-from repro.metrics.entropy import EGPProbe, Rectified
+from repro.metrics.dataflow import LAYERS, NORMS, Node, trace
+from repro.metrics.entropy import Rectified
 
 # Modules and torch functions that map an all-zero input to an all-zero output.
 ZERO_MODULES = (
@@ -286,104 +283,3 @@ def build_shallow(
 
 
 # --------------------------------------------------------------------------- measuring
-
-
-@torch.no_grad()
-def neuron_states(model: nn.Module, batches: Iterable) -> tuple[EGPProbe, dict, list[Rectified]]:
-    """Run the egp probe over ``batches`` (eval mode); return it, the ON/OFF masks, the rectified layers."""
-    probe = EGPProbe()
-    was_training = model.training
-    model.eval()
-    probe.attach(model)
-    try:
-        for x, _ in batches:
-            model(x)
-    finally:
-        probe.detach()
-        model.train(was_training)
-    return probe, probe.states(), probe.rectified()
-
-
-def structure(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
-    """Rectifiers still nonlinear, conv/linear layers computed, parameters (all, non-zero), FLOPs/sample."""
-    graph = trace(model, example)
-    calls = graph.module_calls()
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(example)
-    return {
-        "rectifiers": sum(1 for n in calls if isinstance(n.module, RECTIFIERS)),
-        "weight_layers": sum(1 for n in calls if isinstance(n.module, LAYERS)),
-        "params": sum(p.numel() for p in model.parameters()),
-        "nonzero_params": sum(int((p != 0).sum()) for p in model.parameters()),
-        "flops": counter.get_total_flops() // max(example.shape[0], 1),
-    }
-
-
-@torch.no_grad()
-def latency_ms(model: nn.Module, example: torch.Tensor, repeats: int = 10, warmup: int = 2) -> float:
-    """Median wall time of one forward of ``example`` in milliseconds."""
-    model.eval()
-    sync = torch.cuda.synchronize if example.is_cuda else (lambda: None)
-    times = []
-    for i in range(warmup + repeats):
-        sync()
-        start = time.perf_counter()
-        model(example)
-        sync()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
-
-
-@torch.no_grad()
-def compare(a: nn.Module, b: nn.Module, batches: Iterable) -> dict[str, float]:
-    """Top-1 accuracy of both networks on ``batches``, the largest logit difference, prediction agreement."""
-    a.eval()
-    b.eval()
-    correct_a = correct_b = agree = n = 0
-    diff = 0.0
-    for x, y in batches:
-        out_a, out_b = a(x).float(), b(x).float()
-        pa, pb = out_a.argmax(1), out_b.argmax(1)
-        correct_a += int((pa == y).sum())
-        correct_b += int((pb == y).sum())
-        agree += int((pa == pb).sum())
-        diff = max(diff, float((out_a - out_b).abs().max()))
-        n += y.numel()
-    return {"acc": correct_a / n, "shallow_acc": correct_b / n, "agreement": agree / n, "max_diff": diff}
-
-
-def depth_record(exp: Any, step: int) -> dict[str, Any]:
-    """Build the shallower network of an experiment's current model; write ``metrics/depth.json``.
-
-    The gates come from one pass over the augmented training data (as EGP's entropy), the accuracies from
-    the test set; returns the record's ``depth_*`` scalars.
-    """
-    model = exp.job.model
-    probe, states, rectified = neuron_states(model, exp.batches("train", train=True, step=step))
-    x, _ = next(iter(exp.batches("test", train=False)))
-    example = x[: exp.cfg.entropy.get("latency_batch", 128)]
-    shallow, changes = build_shallow(model, rectified, states, example[:2])
-    check = compare(model, shallow, exp.batches("test", train=False))
-    before, after = structure(model, example[:2]), structure(shallow, example[:2])
-    speed = {"pruned": latency_ms(model, example), "shallow": latency_ms(shallow, example)}
-    removed = before["rectifiers"] - after["rectifiers"]
-    out = {
-        "depth_rectified_layers": len(rectified),
-        "depth_zero_entropy_layers": probe.result()["removed_layers"],
-        "depth_removed_layers": removed,
-        "depth_test_acc": check["acc"],
-        "depth_shallow_test_acc": check["shallow_acc"],
-        "depth_acc_equal": check["acc"] == check["shallow_acc"],
-        "depth_agreement": check["agreement"],
-        "depth_max_logit_diff": check["max_diff"],
-        "depth_latency_batch": int(example.shape[0]),
-        "depth_latency_ms": speed["pruned"],
-        "depth_shallow_latency_ms": speed["shallow"],
-    }
-    for key, value in before.items():
-        out[f"depth_{key}"] = value
-        out[f"depth_shallow_{key}"] = after[key]
-    exp.store.write_json("metrics/depth.json", {"step": step, **out, **changes})
-    return out

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from repro import registry
 from repro.errors import check_choice
 
 
@@ -31,32 +32,16 @@ class Probe(Protocol):
 
 
 ProbeFactory = Callable[..., Probe]
-PROBES: dict[str, ProbeFactory] = {}
 
 
 def register(name: str) -> Callable[[ProbeFactory], ProbeFactory]:
-    def deco(factory: ProbeFactory) -> ProbeFactory:
-        PROBES[name] = factory
-        return factory
-
-    return deco
-
-
-def _load_builtin() -> None:
-    """Import the modules that register probes (kept lazy so a missing optional part cannot break imports)."""
-    import importlib
-
-    for module in ("repro.metrics.entropy", "repro.metrics.psp"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    """Register a probe factory under ``name`` (the name ``entropy.names`` selects it by)."""
+    return registry.register("probe", name)
 
 
 def available() -> list[str]:
-    _load_builtin()
-    return sorted(PROBES)
+    """Every registered probe (the modules of :mod:`repro.metrics` are imported first)."""
+    return registry.get("probe").names()
 
 
 @torch.no_grad()
@@ -70,7 +55,7 @@ def measure(
     allowed = available()
     for i, name in enumerate(names):
         check_choice(f"entropy.names[{i}]", name, allowed)
-    probes = {name: PROBES[name](num_classes=num_classes, **options) for name in names}
+    probes = {name: registry.get("probe")[name](num_classes=num_classes, **options) for name in names}
     was_training = model.training
     model.eval()
     for p in probes.values():

@@ -1,6 +1,6 @@
 """The pruner interface: a pruner decides how many weights go, where, and from which weights.
 
-The prune-retrain loop (``repro.experiment``) is the same for every method; a pruner only fills in
+The prune-retrain loop (``repro.loop.loop``) is the same for every method; a pruner only fills in
 :meth:`Pruner.prune` (and, for methods that prune while training, :meth:`Pruner.training_hook`).
 """
 

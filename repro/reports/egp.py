@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 
 from repro.aggregate import write_table
 from repro.reports import mean_std, register, save_figure
-from repro.tracking import atomic_write
+from repro.store import atomic_write
 
 METHODS = ("egp", "imp")
 COLORS = {"egp": "tab:red", "imp": "tab:blue", "egp-scratch": "tab:gray"}

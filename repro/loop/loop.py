@@ -1,0 +1,217 @@
+"""The prune-retrain loop, written once for every pruner.
+
+Step 0 trains the dense network; each later step prunes (the pruner decides how many weights go and where),
+optionally rewinds the survivors, retrains with a fresh optimizer and schedule, evaluates, runs the step
+hooks and writes one record. A re-run resumes after the last recorded step whose files pass their checks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from repro.loggers import NullLogger
+from repro.loop.batches import Batches
+from repro.loop.context import StepContext
+from repro.loop.dense import dense_epochs, dense_key
+from repro.loop.hooks import StepHook, build_hooks
+from repro.loop.job import Job
+from repro.loop.probing import Prober
+from repro.loop.state import cpu_state, initial_state, last_good_step, restore, rewind, save_step
+from repro.metrics.pqi import pruned_pqi
+from repro.pruning.base import PruneContext
+from repro.seeding import step_seed
+from repro.store import OutPaths, RunStore, atomic_torch_save, safe_load
+from repro.train import DivergedError, FitResult, evaluate, fit
+
+
+class PruneLoop:
+    """Runs the steps of one job into ``store``, mirroring metrics to ``logger``."""
+
+    def __init__(self, job: Job, store: RunStore, logger: NullLogger | None = None, share_dense: bool = True):
+        self.job = job
+        self.cfg = cfg = job.cfg
+        self.store = store
+        self.logger = logger or NullLogger()
+        self.out = OutPaths.of_run(store.dir)
+        self.share_dense = share_dense
+        self.dense_key = dense_key(cfg)
+        t = cfg.trainer
+        self.batches = Batches(job.data, int(cfg.seed), t.batch_size, t.eval_batch_size, t.max_batches)
+        ent = cfg.entropy
+        self.prober = Prober(
+            job.model,
+            job.data.num_classes,
+            psp_include_output=ent.psp_include_output,
+            psp_matrix_max_neurons=ent.psp_matrix_max_neurons,
+        )
+        self.hooks: list[StepHook] = build_hooks(cfg, job.pruner)
+        self.label = str(getattr(job.pruner, "label", None) or cfg.pruner.name)
+
+    def test(self) -> dict[str, float]:
+        return evaluate(self.job.model, self.batches.test(), self.job.device, self.cfg.trainer.amp)
+
+    def epochs(self, step: int) -> int:
+        return dense_epochs(self.cfg) if step == 0 else self.cfg.trainer.epochs
+
+    def identity_fields(self) -> dict[str, Any]:
+        cfg = self.cfg
+        return {
+            "run": self.store.name,
+            "model": cfg.model.name,
+            "dataset": cfg.dataset.name,
+            "pruner": cfg.pruner.name,
+            "method": self.label,
+            "scope": cfg.pruner.scope,
+            "seed": int(cfg.seed),
+        }
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> list[dict[str, Any]]:
+        job, store = self.job, self.store
+        store.set_status("running")
+        init_state = initial_state(store, job.model)
+        last = last_good_step(store)
+        dense_state = None
+        if last >= 0:
+            dense_state = safe_load(store.paths.checkpoint(0))
+            restore(store, last, job.model, job.masks)
+        for step in range(last + 1, job.pruner.steps + 1):
+            try:
+                self.run_step(step, init_state, dense_state)
+            except DivergedError as exc:
+                record = {"step": step, "status": "diverged", "epoch": exc.epoch, "loss": str(exc.loss)}
+                store.append_record(record | self.identity_fields())
+                store.set_status("diverged", step=step)
+                self.logger.summary({"status": "diverged", "diverged_step": step})
+                return store.records()
+            if step == 0:
+                dense_state = cpu_state(job.model)
+        store.set_status("finished", step=job.pruner.steps)
+        return store.records()
+
+    def run_step(self, step: int, init_state: dict, dense_state: dict | None) -> dict[str, Any]:
+        job, cfg = self.job, self.cfg
+        start = time.perf_counter()
+        torch.manual_seed(step_seed(cfg.seed, step))
+        ctx = PruneContext(
+            model=job.model,
+            step=step,
+            device=job.device,
+            data=job.data,
+            init_state=init_state,
+            dense_state=dense_state,
+            generator=torch.Generator().manual_seed(step_seed(cfg.seed, step)),
+        )
+        record: dict[str, Any] = {"step": step, **self.identity_fields()}
+        if step > 0:
+            record.update(self.prune(step, ctx, init_state))
+        result = self.train(step, ctx)
+        test = self.test()
+        record.update(self.describe(step, test, result))
+        for hook in self.hooks:
+            record.update(hook(self.step_context(step, record)))
+        record["wall_time"] = time.perf_counter() - start
+        best = result.best_state if job.pruner.use_best else None
+        save_step(self.store, record, job.model, job.masks, best)
+        self.logger.log({k: v for k, v in record.items() if isinstance(v, int | float)} | {"step": step})
+        print(step_line(self.store.name, record, job.pruner.steps), flush=True)
+        return record
+
+    def step_context(self, step: int, record: dict[str, Any]) -> StepContext:
+        job = self.job
+        return StepContext(
+            step=step,
+            steps=job.pruner.steps,
+            model=job.model,
+            masks=job.masks,
+            device=job.device,
+            batches=self.batches,
+            prober=self.prober,
+            store=self.store,
+            out=self.out,
+            logger=self.logger,
+            run=self.store.name,
+            pruner=self.cfg.pruner.name,
+            dense_key=self.dense_key,
+            record=dict(record),
+        )
+
+    def prune(self, step: int, ctx: PruneContext, init_state: dict) -> dict[str, Any]:
+        """Prune step ``step`` from the previous step's (best) weights; evaluate the pruned network."""
+        job = self.job
+        best = self.store.paths.checkpoint(step - 1, "best")
+        reloaded = job.pruner.use_best and best.exists()
+        if reloaded:
+            job.model.load_state_dict(safe_load(best))
+        names = sorted(job.pruner.needs())
+        train_batches = self.batches("train", train=True, step=step - 1)
+        ctx.measurements.update(self.prober.for_pruner(step - 1, names, reloaded, train_batches))
+        job.pruner.prune(job.masks, ctx)
+        job.masks.apply()
+        pruned = self.test()
+        out = {"pruned_test_acc": pruned["acc"], "pruned_test_loss": pruned["loss"]}
+        out["pruned_pqi"] = pruned_pqi(job.masks)
+        if job.pruner.rewind == "init":
+            rewind(job.model, init_state, job.masks)
+        return out
+
+    def train(self, step: int, ctx: PruneContext) -> FitResult:
+        job, cfg = self.job, self.cfg
+        hook = job.pruner.training_hook(job.masks, ctx)
+        shared = step == 0 and hook is None and self.share_dense
+        cache = self.out.dense(self.dense_key).weights if shared else None
+        if cache is not None and cache.exists():
+            job.model.load_state_dict(safe_load(cache))
+            return FitResult(history=[{"cached": 1.0}])
+
+        def on_epoch(row: dict[str, float]) -> None:
+            self.logger.log({f"train/{k}": v for k, v in row.items()} | {"step": step})
+
+        result = fit(
+            job.model,
+            job.masks,
+            lambda epoch: self.batches("train", train=True, step=step, epoch=epoch),
+            cfg.trainer,
+            self.epochs(step),
+            job.device,
+            evaluate_fn=self.test,
+            hook=hook,
+            on_epoch=on_epoch,
+            keep_best=job.pruner.use_best,
+            desc=f"step {step}/{job.pruner.steps}" if cfg.trainer.progress else None,
+        )
+        if cache is not None:
+            atomic_torch_save(cpu_state(job.model), cache)
+        return result
+
+    def describe(self, step: int, test: dict[str, float], result: FitResult) -> dict[str, Any]:
+        job = self.job
+        last = result.history[-1] if result.history else {}
+        return {
+            "epochs": self.epochs(step),
+            "test_acc": test["acc"],
+            "test_loss": test["loss"],
+            "best_test_acc": result.best_acc if result.best_acc >= 0 else test["acc"],
+            "train_loss": last.get("train_loss"),
+            "train_acc": last.get("train_acc"),
+            "sparsity": job.masks.sparsity(),
+            "sparsity_all": job.masks.sparsity_all(job.model),
+            "remaining": 1.0 - job.masks.sparsity(),
+            "nominal_sparsity": job.pruner.nominal_sparsity(step),
+            "layer_sparsity": job.masks.layer_sparsity(),
+            "status": "ok",
+        }
+
+
+def step_line(run: str, record: dict[str, Any], steps: int) -> str:
+    """The one-line summary printed after every step."""
+    pruned = record.get("pruned_test_acc")
+    after = f" (after pruning {pruned:.4f})" if pruned is not None else ""
+    return (
+        f"[repro] {run} step {record['step']}/{steps}: sparsity={record['sparsity']:.4f} "
+        f"test_acc={record['test_acc']:.4f}{after} {record['wall_time']:.1f}s"
+    )

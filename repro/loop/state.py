@@ -1,0 +1,91 @@
+"""Weights and masks of a run's steps: save them with checksums, find the last good step, restore it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from repro.masks import Masks
+from repro.store import CorruptFileError, RunStore, safe_load, sha256_file, warn
+
+
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+@torch.no_grad()
+def rewind(model: nn.Module, init_state: dict[str, torch.Tensor], masks: Masks) -> None:
+    """Reset every parameter to its initial value (normalisation running statistics are kept), then mask."""
+    for name, p in model.named_parameters():
+        p.copy_(init_state[name])
+    masks.apply()
+
+
+def initial_state(store: RunStore, model: nn.Module) -> dict[str, torch.Tensor]:
+    """The weights before any training, saved once (if lost, the seeded build gives them again)."""
+    path = store.paths.init
+    if path.exists():
+        try:
+            model.load_state_dict(safe_load(path))
+            return cpu_state(model)
+        except CorruptFileError as exc:
+            warn(f"{exc}; rewriting it from the seeded build")
+    store.save_init(cpu_state(model))
+    return cpu_state(model)
+
+
+def save_step(
+    store: RunStore,
+    record: dict[str, Any],
+    model: nn.Module,
+    masks: Masks,
+    best: dict[str, torch.Tensor] | None,
+) -> None:
+    """Write the step's files, then its record: the record is the commit point of the step."""
+    step = record["step"]
+    record["checkpoint_sha256"] = store.save_checkpoint(step, cpu_state(model))
+    record["mask_sha256"] = store.save_mask(step, masks.state_dict())
+    if best is not None:
+        record["best_sha256"] = store.save_checkpoint(step, best, "best")
+    store.write_artifact(
+        "masks", step, {"sparsity": record["sparsity"], "layer_sparsity": record["layer_sparsity"]}
+    )
+    store.append_record(record)
+
+
+def step_files(store: RunStore, record: dict[str, Any]) -> list[tuple[Any, str | None]]:
+    """(path, recorded sha256) of every tensor file a step's record vouches for."""
+    step = record["step"]
+    files = [
+        (store.paths.checkpoint(step), record.get("checkpoint_sha256")),
+        (store.paths.mask(step), record.get("mask_sha256")),
+    ]
+    if "best_sha256" in record:
+        files.append((store.paths.checkpoint(step, "best"), record["best_sha256"]))
+    return files
+
+
+def last_good_step(store: RunStore) -> int:
+    """The last recorded step whose files pass their checksums; records after it are dropped."""
+    records = {r["step"]: r for r in store.records()}
+    good = -1
+    for step in sorted(records):
+        files = step_files(store, records[step])
+        bad = [p for p, sha in files if not p.exists() or (sha and sha256_file(p) != sha)]
+        if bad:
+            warn(f"{bad[0]}: missing or corrupt (checksum mismatch); restarting after step {good}")
+            break
+        good = step
+    if good < store.last_step():
+        store.truncate_after(good)
+    return good
+
+
+def restore(store: RunStore, step: int, model: nn.Module, masks: Masks) -> dict[str, Any]:
+    """Load the model and masks saved at ``step``; return its record."""
+    record = next(r for r in store.records() if r["step"] == step)
+    model.load_state_dict(safe_load(store.paths.checkpoint(step), record.get("checkpoint_sha256")))
+    masks.load_state_dict(safe_load(store.paths.mask(step), record.get("mask_sha256")))
+    return record
