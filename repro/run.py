@@ -118,6 +118,11 @@ def main(argv: list[str] | None = None) -> None:
     from repro.precheck import precheck
 
     argv = expand_metric_lists(sys.argv[1:] if argv is None else argv)
+    if any(a in ("--help", "-h") for a in argv):
+        from repro.cli_help import help_text
+
+        print(help_text(CONF_DIR))
+        sys.exit(0)
     if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         try:
             precheck(argv)
