@@ -11,7 +11,7 @@ from torch import nn
 from repro.metrics.depth import Gate, ZeroFed, build_shallow
 from repro.metrics.depth_check import compare, neuron_states, structure
 from repro.models.mlp import MLP
-from repro.models.resnet_cifar import ResNet
+from repro.models.resnet import ResNet, resnet18
 from repro.run import run_job
 from tests.conftest import compose
 
@@ -33,7 +33,7 @@ def forced_resnet() -> ResNet:
     so conv2 of that block only ever sees zeros.
     """
     torch.manual_seed(0)
-    model = ResNet(in_channels=3, num_classes=10, image_size=32, width=8).eval()
+    model = resnet18(in_channels=3, num_classes=10, image_size=32, width=8).eval()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):

@@ -11,7 +11,7 @@ from torch import nn
 
 from repro.metrics.entropy import EGPProbe, binary_entropy, rectified_layers
 from repro.metrics.registry import measure
-from repro.models.resnet_cifar import ResNet
+from repro.models.resnet import resnet18
 from repro.models.swin import swin
 from tests.conftest import compose
 
@@ -117,7 +117,7 @@ def test_hooks_are_removed_and_nothing_is_stored() -> None:
 
 
 def test_cifar_resnet18_maps_17_rectifiers_to_the_stem_and_block_convs() -> None:
-    model = ResNet(in_channels=3, num_classes=10, image_size=32, width=8)
+    model = resnet18(in_channels=3, num_classes=10, image_size=32, width=8)
     found = rectified_layers(model, torch.randn(2, 3, 32, 32))
     assert len(found) == 17
     pairs = {r.activation: r.layer for r in found}

@@ -14,7 +14,8 @@ from torch import nn
 
 from repro.config import register_schemas
 from repro.errors import ConfigError
-from repro.models import MODELS, build_model
+from repro.instantiate import resolve_target
+from repro.models import MODEL_REGISTRY, MODELS, build_model
 from repro.models.init import sap_init
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -49,6 +50,18 @@ def swin_t(model_cfgs: dict[str, DictConfig]) -> nn.Module:
 
 def test_registry_matches_yaml_files() -> None:
     assert sorted(p.stem for p in (CONF / "model").glob("*.yaml")) == list(MODELS)
+
+
+def test_each_option_targets_the_factory_registered_under_its_name(model_cfgs: dict[str, DictConfig]) -> None:
+    for name, cfg in model_cfgs.items():
+        assert resolve_target("model._target_", cfg._target_) is MODEL_REGISTRY[name], name
+
+
+def test_a_name_registered_twice_is_refused() -> None:
+    from repro.models.registry import register_model
+
+    with pytest.raises(ValueError, match="'mlp' is registered twice"):
+        register_model("mlp")(lambda **kwargs: nn.Identity())
 
 
 def test_each_option_names_itself_and_its_input_size(model_cfgs: dict[str, DictConfig]) -> None:
@@ -117,9 +130,9 @@ def test_parameter_count(model_cfgs: dict[str, DictConfig], name: str, expected:
 
 
 def test_resnet32_option_b_adds_two_projections(model_cfgs: dict[str, DictConfig]) -> None:
-    from repro.models.resnet32 import CifarResNet
+    from repro.models.resnet import resnet32
 
-    model = CifarResNet(in_channels=3, num_classes=10, image_size=32, shortcut="B")
+    model = resnet32(in_channels=3, num_classes=10, image_size=32, shortcut="B")
     # 1x1 convs 16*32 and 32*64 plus their BNs 2*32 and 2*64
     assert n_params(model) == 464_154 + 512 + 64 + 2_048 + 128
 
@@ -296,10 +309,10 @@ def test_lenet5_refuses_images_too_small(model_cfgs: dict[str, DictConfig]) -> N
 
 
 def test_wide_resnet_stages_follow_the_input_side_as_in_the_sap_code() -> None:
-    from repro.models.wide_resnet import WideResNet
+    from repro.models.resnet import wresnet28x8
 
     for side, stages, blocks in ((32, 3, 4), (64, 4, 2)):
-        model = WideResNet(in_channels=3, num_classes=10, image_size=side, width=2)
+        model = wresnet28x8(in_channels=3, num_classes=10, image_size=side, width=2)
         assert model.stages == [f"layer{i + 1}" for i in range(stages)]
         assert all(len(getattr(model, name)) == blocks for name in model.stages)
         assert model(torch.randn(1, 3, side, side)).shape == (1, 10)
@@ -308,12 +321,43 @@ def test_wide_resnet_stages_follow_the_input_side_as_in_the_sap_code() -> None:
 def test_resnet50_cifar_stem_and_copyable_models() -> None:
     import copy
 
-    from repro.models.resnet32 import CifarResNet
-    from repro.models.resnet50 import ResNet50
+    from repro.models.resnet import resnet32, resnet50
 
-    small = ResNet50(in_channels=1, num_classes=4, image_size=32, width=8, stem="cifar")
+    small = resnet50(in_channels=1, num_classes=4, image_size=32, width=8, stem="cifar")
     assert (small.conv1.kernel_size, small.conv1.stride) == ((3, 3), (1, 1))
     assert small(torch.randn(1, 1, 32, 32)).shape == (1, 4)
-    resnet32 = CifarResNet(in_channels=3, num_classes=10, image_size=32, depth=20)
-    clone = copy.deepcopy(resnet32)  # option-A shortcuts are modules, not lambdas: masks need deep copies
-    assert all(torch.equal(a, b) for a, b in zip(clone.state_dict().values(), resnet32.state_dict().values()))
+    resnet20 = resnet32(in_channels=3, num_classes=10, image_size=32, depth=20)
+    clone = copy.deepcopy(resnet20)  # option-A shortcuts are modules, not lambdas: masks need deep copies
+    assert all(torch.equal(a, b) for a, b in zip(clone.state_dict().values(), resnet20.state_dict().values()))
+
+
+# --------------------------------------------------------------------------- seeded builds stay bitwise
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "conv1_sum", "checksum"),
+    [
+        # Recorded from the five per-paper ResNet modules this family replaced (same seed, same kwargs).
+        ("resnet18", {"width": 8}, 0.18322840298060328, -32.544410312313744),
+        ("resnet18_tiny", {"width": 8}, -3.5270002417328215, 21.963559121188496),
+        ("resnet32", {}, -0.5913192177831661, 538.8700892237306),
+        ("preact_resnet18", {"width": 8}, 0.18322840298060328, -31.60323702706785),
+        ("wresnet28x8", {"width": 16}, 0.7853930613437115, -541.0608515359347),
+        ("resnet50", {"width": 8}, 1.6243057490655701, -2557.297462675022),
+    ],
+)
+def test_seeded_build_draws_the_recorded_weights(
+    model_cfgs: dict[str, DictConfig], name: str, changes: dict[str, int], conv1_sum: float, checksum: float
+) -> None:
+    """Committed results rewind to these initial weights: construction order and init must not drift.
+
+    The checksum weights each conv/linear layer's parameter sum by its position, so reordering layers,
+    drawing more or fewer numbers before one, or changing an init rule all move it.
+    """
+    cfg = OmegaConf.merge(model_cfgs[name], changes)
+    torch.manual_seed(0)
+    model = build_model(cfg, in_channels=3, num_classes=10, image_size=cfg.input_size)
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    found = sum((i + 1) * p.double().sum().item() for i, m in enumerate(layers) for p in m.parameters())
+    assert model.conv1.weight.double().sum().item() == pytest.approx(conv1_sum, abs=1e-9)
+    assert found == pytest.approx(checksum, abs=1e-6)

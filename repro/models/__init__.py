@@ -1,22 +1,20 @@
-"""Model registry: one YAML option per model under ``conf/model/``, built by :func:`build_model`."""
+"""Model registry: one YAML option per model under ``conf/model/``, built by :func:`build_model`.
+
+Each option's factory registers itself under the option's name (:func:`register_model`) in its own module,
+and this package imports every module in it, so adding a model touches only its module and its YAML (a
+test checks that options and factories agree).
+"""
+
+import importlib
+import pkgutil
 
 from repro.models.build import build_model
+from repro.models.registry import MODEL_REGISTRY, register_model
 
-# The option names of conf/model/*.yaml (a test keeps the two in step).
-MODELS: tuple[str, ...] = (
-    "cnn",
-    "lenet300",
-    "lenet5",
-    "linear",
-    "mlp",
-    "preact_resnet18",
-    "resnet18",
-    "resnet18_tiny",
-    "resnet32",
-    "resnet50",
-    "swin_t",
-    "timm",
-    "wresnet28x8",
-)
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["MODELS", "build_model"]
+# The option names of conf/model/*.yaml.
+MODELS: tuple[str, ...] = tuple(sorted(MODEL_REGISTRY))
+
+__all__ = ["MODELS", "MODEL_REGISTRY", "build_model", "register_model"]

@@ -13,8 +13,10 @@ from torch import Tensor, nn
 
 from repro.models.build import too_small
 from repro.models.init import sap_init
+from repro.models.registry import register_model
 
 
+@register_model("cnn")
 class CNN(nn.Module):
     def __init__(
         self,

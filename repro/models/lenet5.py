@@ -10,8 +10,10 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from repro.models.build import too_small
+from repro.models.registry import register_model
 
 
+@register_model("lenet5")
 class LeNet5(nn.Module):
     def __init__(self, *, in_channels: int, num_classes: int, image_size: int) -> None:
         super().__init__()

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from torch import nn
 
 from repro.models.init import sap_init as apply_sap_init
+from repro.models.registry import register_model
 
 
+@register_model("mlp")
 class MLP(nn.Sequential):
     """``flatten -> fc1 -> relu1 -> ... -> fc{n+1}``; SAP's MLP is 784-128-256-C.
 
@@ -41,6 +43,7 @@ class MLP(nn.Sequential):
             apply_sap_init(self)
 
 
+@register_model("linear")
 class LinearClassifier(MLP):
     """One ``nn.Linear`` on the flattened image (SAP's "linear" model), SAP-initialised."""
 
@@ -48,6 +51,7 @@ class LinearClassifier(MLP):
         super().__init__(in_channels=in_channels, num_classes=num_classes, image_size=image_size, hidden=())
 
 
+@register_model("lenet300")
 class LeNet300(MLP):
     """LeNet-300-100 (784-300-100-C, ReLU) with PyTorch's default initialisation, as in LOBSTER."""
 

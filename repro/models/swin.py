@@ -18,6 +18,7 @@ from torch import nn
 
 from repro.errors import check_choice
 from repro.models.build import network_timeout, pretrained_unavailable
+from repro.models.registry import register_model
 
 ARCHS = tuple(name for name in tvm.list_models(module=tvm) if name.startswith("swin"))
 
@@ -52,6 +53,7 @@ def adapt_patch_embedding(conv: nn.Conv2d, in_channels: int, keep_weights: bool)
     return new
 
 
+@register_model("swin_t")
 def swin(
     *,
     in_channels: int,

@@ -15,6 +15,7 @@ from torch import nn
 
 from repro.errors import ConfigError
 from repro.models.build import network_timeout, pretrained_unavailable
+from repro.models.registry import register_model
 
 
 def weight_caches() -> list[str]:
@@ -29,6 +30,7 @@ def weight_caches() -> list[str]:
     return places
 
 
+@register_model("timm")
 def timm_model(
     *,
     in_channels: int,
