@@ -1,4 +1,4 @@
-"""The depth check after the last step (``entropy.depth``): build the shallower network, compare it.
+"""The depth check after the last pruning step (``entropy.depth``): build the shallower network, compare it.
 
 The gates come from one pass over the augmented training data (as EGP's entropy), the accuracies from the
 test set; :mod:`repro.metrics.depth` does the surgery. Writes the run's depth report, returns ``depth_*``.
@@ -19,15 +19,20 @@ from repro.registry import register
 class DepthHook:
     order = 30
 
-    def __init__(self, latency_batch: int) -> None:
+    def __init__(self, latency_batch: int, at_step: int) -> None:
         self.latency_batch = latency_batch
+        self.at_step = at_step
 
     @classmethod
     def from_config(cls, cfg: DictConfig, pruner: Any) -> DepthHook | None:
-        return cls(int(cfg.entropy.latency_batch)) if cfg.entropy.get("depth") else None
+        # The last configured pruning step: EGP's retrain-from-scratch ablation, run as one more step, is a
+        # different network and is not checked.
+        if not cfg.entropy.get("depth"):
+            return None
+        return cls(int(cfg.entropy.latency_batch), int(cfg.pruner.steps))
 
     def __call__(self, ctx: StepContext) -> dict[str, Any]:
-        if not ctx.final:
+        if ctx.step != self.at_step:
             return {}
         out, report = depth_report(
             ctx.model,
