@@ -12,11 +12,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from repro.errors import check_range
+from repro.errors import bad_value, check_range
 from repro.schema import SCHEMAS, check, option, schema
 
 PACKAGE = Path(__file__).resolve().parent
@@ -39,6 +40,13 @@ class TrainerConfig:
     milestones: list[int] = option(list, ge=0, each=True)
     gamma: float = option(0.1, gt=0, le=1)
     grad_clip: float | None = option(None, gt=0)
+    # Train every step for this many optimizer steps instead of ``epochs`` (the lottery-ticket protocol);
+    # the data order still changes at every pass over the training split.
+    iterations: int | None = option(None, ge=1)
+    # Measure ``eval_split`` every this many optimizer steps and at the end: the record gets the iteration
+    # of minimum loss there (early stopping) and the test metrics at that iteration.
+    eval_every: int | None = option(None, ge=1)
+    eval_split: str = option("val", choices=("val", "test"))
     # Stop an epoch after this many batches (smoke tests, benchmarks); None runs the whole epoch.
     max_batches: int | None = option(None, ge=1)
     device: str = option("auto", choices=("auto", "cpu", "cuda"))
@@ -47,6 +55,11 @@ class TrainerConfig:
     deterministic: bool = False
     num_threads: int | None = option(None, ge=1)
     progress: bool = True
+
+    def rules(self, prefix: str, root: Any) -> None:
+        if self.eval_every and self.eval_split == "val" and not int(root.dataset.get("val_size", 0) or 0):
+            allowed = "needs dataset.val_size > 0 (or eval_split=test)"
+            raise bad_value(f"{prefix}.eval_every", self.eval_every, allowed)
 
 
 @schema("logger", "base")

@@ -101,6 +101,36 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     best_state: dict[str, torch.Tensor] | None = None
     best_acc: float = -1.0
+    # Early stopping bookkeeping (``trainer.eval_every``): the iteration of minimum validation loss, the
+    # validation and test metrics there, and the validation metrics at the end.
+    early_stop: dict[str, float] = field(default_factory=dict)
+    iterations: int = 0
+
+
+class EarlyStop:
+    """Tracks the minimum validation loss; the test set is measured only when that minimum moves.
+
+    Equivalent to measuring both every ``eval_every`` iterations and reading the test accuracy at the
+    minimum (the lottery-ticket protocol), at a fraction of the cost.
+    """
+
+    def __init__(self, validate: Callable[[], dict[str, float]], test: Callable[[], dict[str, float]]):
+        self.validate = validate
+        self.test = test
+        self.best: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def check(self, iteration: int) -> None:
+        val = self.validate()
+        self.last = {"iteration": iteration, "val_loss": val["loss"], "val_acc": val["acc"]}
+        if not self.best or val["loss"] < self.best["val_loss"]:
+            test = self.test()
+            self.best = {**self.last, "test_loss": test["loss"], "test_acc": test["acc"]}
+
+    def summary(self) -> dict[str, float]:
+        out = {f"early_stop_{k}": v for k, v in self.best.items()}
+        out.update({f"end_{k}": v for k, v in self.last.items() if k != "iteration"})
+        return out
 
 
 def fit(
@@ -115,26 +145,34 @@ def fit(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     keep_best: bool = False,
     desc: str | None = None,
+    validate_fn: Callable[[], dict[str, float]] | None = None,
 ) -> FitResult:
-    """Train for ``epochs`` with a fresh optimizer and schedule.
+    """Train for ``epochs`` (or ``cfg.iterations`` optimizer steps) with a fresh optimizer and schedule.
 
     ``train_batches(epoch)`` returns that epoch's batches; ``desc`` labels a progress bar (terminal only).
     ``evaluate_fn`` runs after each epoch: test metrics for the log and for ``keep_best`` (the weights with
-    the best test accuracy, which the SAP code prunes from).
+    the best test accuracy, which the SAP code prunes from). With ``cfg.eval_every`` and ``validate_fn``
+    the validation split is measured every that many iterations and at the end (early-stop bookkeeping).
     """
+    iterations = getattr(cfg, "iterations", None)
+    eval_every = getattr(cfg, "eval_every", None)
+    early = EarlyStop(validate_fn, evaluate_fn) if eval_every and validate_fn and evaluate_fn else None
     opt = make_optimizer(model.parameters(), cfg)
     sched = make_scheduler(opt, cfg, epochs)
     result = FitResult()
     iteration = 0
+    epoch = 0
     masks.apply()
-    for epoch in range(epochs):
+    while iterations is not None or epoch < epochs:
         model.train()
         batches = train_batches(epoch)
         per_epoch = len(batches) if hasattr(batches, "__len__") else 0
+        total = iterations if iterations is not None else per_epoch * epochs
         loss_sum = torch.zeros((), device=device, dtype=torch.float64)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
-        for x, y in progress(batches, desc and f"{desc} epoch {epoch + 1}/{epochs}"):
+        shown = f"{desc} epoch {epoch + 1}/{epochs if iterations is None else '-'}" if desc else None
+        for x, y in progress(batches, shown):
             with autocast(device, cfg.amp):
                 out = model(x)
                 loss = F.cross_entropy(out.float(), y)
@@ -146,10 +184,16 @@ def fit(
             masks.apply()
             iteration += 1
             if hook is not None:
-                hook(TrainState(epoch, iteration, per_epoch, per_epoch * epochs, model, masks, loss.detach()))
+                hook(TrainState(epoch, iteration, per_epoch, total, model, masks, loss.detach()))
             loss_sum += loss.detach().double() * y.numel()
             correct += (out.detach().argmax(dim=1) == y).sum()
             seen += y.numel()
+            if early is not None and iteration % eval_every == 0:
+                early.check(iteration)
+            if iterations is not None and iteration >= iterations:
+                break
+        if seen == 0:
+            break  # an empty split: nothing to train on
         sched.step()
         train_loss = float(loss_sum) / max(seen, 1)
         if not math.isfinite(train_loss):
@@ -171,4 +215,12 @@ def fit(
         result.history.append(row)
         if on_epoch is not None:
             on_epoch(row)
+        epoch += 1
+        if iterations is not None and iteration >= iterations:
+            break
+    if early is not None:
+        if early.last.get("iteration") != iteration:
+            early.check(iteration)
+        result.early_stop = early.summary()
+    result.iterations = iteration
     return result

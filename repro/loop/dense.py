@@ -6,9 +6,10 @@ the pruner, so a lottery ticket and a SAP run of one setting start from the same
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from repro.store import identity
+from repro.store.identity import file_hashes, non_default
 
 DROP = (
     "trainer.progress",
@@ -27,10 +28,12 @@ def dense_epochs(cfg: DictConfig) -> int:
 
 def dense_key(cfg: DictConfig) -> str:
     """Identity of the dense training alone."""
+    values = non_default(cfg)  # a field added later with its default keeps every cache valid
     data = {
-        "model": OmegaConf.to_container(cfg.model, resolve=True),
-        "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
-        "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
+        "model": values["model"],
+        "dataset": values["dataset"],
+        "trainer": values["trainer"],
+        "inputs": file_hashes(cfg),
         "seed": int(cfg.seed),
         "dense_epochs": dense_epochs(cfg),
         "prunable": [list(cfg.pruner.prunable), list(cfg.pruner.exclude)],

@@ -53,8 +53,17 @@ class PruneLoop:
     def test(self) -> dict[str, float]:
         return evaluate(self.job.model, self.batches.test(), self.job.device, self.cfg.trainer.amp)
 
+    def validate(self) -> dict[str, float]:
+        t = self.cfg.trainer
+        return evaluate(self.job.model, self.batches(t.eval_split, train=False), self.job.device, t.amp)
+
     def epochs(self, step: int) -> int:
-        return dense_epochs(self.cfg) if step == 0 else self.cfg.trainer.epochs
+        """Epochs of a step's training (the schedule's length; with ``iterations``, the passes they take)."""
+        t = self.cfg.trainer
+        if t.iterations is not None:
+            per_epoch = len(self.batches("train", train=True, step=step))
+            return -(-t.iterations // max(per_epoch, 1))
+        return dense_epochs(self.cfg) if step == 0 else t.epochs
 
     def identity_fields(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -183,6 +192,7 @@ class PruneLoop:
             on_epoch=on_epoch,
             keep_best=job.pruner.use_best,
             desc=f"step {step}/{job.pruner.steps}" if cfg.trainer.progress else None,
+            validate_fn=self.validate if cfg.trainer.eval_every else None,
         )
         if cache is not None:
             atomic_torch_save(cpu_state(job.model), cache)
@@ -204,7 +214,7 @@ class PruneLoop:
             "nominal_sparsity": job.pruner.nominal_sparsity(step),
             "layer_sparsity": job.masks.layer_sparsity(),
             "status": "ok",
-        }
+        } | ({"iterations": result.iterations} if self.cfg.trainer.iterations else {}) | result.early_stop
 
 
 def step_line(run: str, record: dict[str, Any], steps: int) -> str:

@@ -1,12 +1,23 @@
-"""A run's identity: a short hash of the config values that change what it computes."""
+"""A run's identity: a short hash of what it computes, stable across upgrades of the suite.
+
+As open_lth names a run by the hyperparameters that differ from their defaults, the hash covers only the
+config values that differ from their schema's default (a field added later with a default leaves every
+finished run's name unchanged), a result-format version (bumped when records change meaning), and the
+content hash of every input file the run reads (a replaced ``model.checkpoint`` is a new run).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+# Bump when the same config would produce records of a different meaning.
+FORMAT_VERSION = 2
 
 # Keys that do not change what a run computes: they are left out of its identity.
 NON_IDENTITY_KEYS = (
@@ -20,6 +31,8 @@ NON_IDENTITY_KEYS = (
     "dataset.root",
     "dataset.download",
 )
+# Config keys naming files whose content a run reads.
+INPUT_FILES = ("model.checkpoint",)
 
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:
@@ -29,18 +42,64 @@ def resolved(cfg: DictConfig) -> dict[str, Any]:
     return container
 
 
-def identity(cfg: DictConfig | dict[str, Any], drop: tuple[str, ...] = NON_IDENTITY_KEYS) -> str:
-    """Short hash of the resolved config without the keys that do not change results."""
-    data = resolved(cfg) if isinstance(cfg, DictConfig) else json.loads(json.dumps(cfg))
-    for key in drop:
+def _schema_defaults(node: Any) -> dict[str, Any]:
+    """Default values of the dataclass a structured config node was made from (empty for plain nodes)."""
+    kind = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+    if kind is None or not dataclasses.is_dataclass(kind):
+        return {}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(kind):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return json.loads(json.dumps(out, default=str))
+
+
+def non_default(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config without the values equal to their schema's default."""
+    data = resolved(cfg)
+    for group, values in data.items():
+        if isinstance(values, dict) and isinstance(cfg.get(group), DictConfig):
+            defaults = _schema_defaults(cfg[group])
+            data[group] = {k: v for k, v in values.items() if k not in defaults or defaults[k] != v}
+    return data
+
+
+def _drop(data: dict[str, Any], keys: tuple[str, ...]) -> None:
+    for key in keys:
         node = data
         *parents, leaf = key.split(".")
         for p in parents:
             node = node.get(p, {}) if isinstance(node, dict) else {}
         if isinstance(node, dict):
             node.pop(leaf, None)
-    blob = json.dumps(data, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def file_hashes(cfg: DictConfig) -> dict[str, str]:
+    """sha256 of every input file the config names (missing files are left to the job to report)."""
+    out = {}
+    for key in INPUT_FILES:
+        value = OmegaConf.select(cfg, key, default=None)
+        if isinstance(value, str) and value and Path(value).is_file():
+            out[key] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+    return out
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def identity(cfg: DictConfig | dict[str, Any], drop: tuple[str, ...] = NON_IDENTITY_KEYS) -> str:
+    """Short hash of the non-default config values that change results, the format and the input files."""
+    if isinstance(cfg, DictConfig):
+        data = non_default(cfg)
+        data["_inputs"] = file_hashes(cfg)
+    else:
+        data = json.loads(json.dumps(cfg, default=str))
+    _drop(data, drop)
+    data["_format"] = FORMAT_VERSION
+    return digest(data)
 
 
 def run_name(cfg: DictConfig) -> str:
