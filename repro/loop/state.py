@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from omegaconf import DictConfig
 from torch import nn
 
+from repro.data.core import Data
 from repro.masks import Masks
 from repro.store import CorruptFileError, RunStore, safe_load, sha256_file, warn
 
@@ -89,3 +91,19 @@ def restore(store: RunStore, step: int, model: nn.Module, masks: Masks) -> dict[
     model.load_state_dict(safe_load(store.paths.checkpoint(step), record.get("checkpoint_sha256")))
     masks.load_state_dict(safe_load(store.paths.mask(step), record.get("mask_sha256")))
     return record
+
+
+def fresh_init(cfg: DictConfig, data: Data, seed: int) -> dict[str, torch.Tensor]:
+    """The initial weights of another draw of the run's model (seeded by ``seed``, global RNG untouched)."""
+    from repro.models import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(
+            cfg.model,
+            in_channels=data.in_channels,
+            num_classes=data.num_classes,
+            image_size=data.image_size,
+            allow_any_target=cfg.allow_any_target,
+        )
+    return cpu_state(model)

@@ -29,7 +29,7 @@ def build_model(
     model = build(
         cfg,
         "model",
-        skip=("name", "input_size", "checkpoint"),
+        skip=("name", "input_size", "checkpoint", "init"),
         allow_any=allow_any_target,
         in_channels=in_channels,
         num_classes=num_classes,
@@ -40,9 +40,21 @@ def build_model(
             f"model._target_={cfg._target_!r} is invalid: "
             f"it built a {type(model).__name__}, not a torch.nn.Module"
         )
+    if cfg.get("init", "default") == "glorot_normal":
+        glorot_normal(model)
     if cfg.get("checkpoint"):
         load_checkpoint(model, cfg.checkpoint)
     return model
+
+
+def glorot_normal(model: nn.Module) -> None:
+    """Xavier-normal weights for every conv and linear layer, in model order (biases untouched)."""
+    import torch
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d):
+                nn.init.xavier_normal_(m.weight)
 
 
 def load_checkpoint(model: nn.Module, path: str) -> None:

@@ -16,6 +16,9 @@ class ModelConfig:
     input_size: int | None = option(None, ge=1)
     # Start from these weights (a state_dict saved with torch.save; loaded with weights_only=True).
     checkpoint: str | None = None
+    # Re-initialise conv/linear weights after construction: default keeps the model's own rule;
+    # glorot_normal is Xavier-normal weights, biases untouched (the lottery-ticket paper, open_lth).
+    init: str = option("default", choices=("default", "glorot_normal"))
 
 
 @schema("model", "mlp")

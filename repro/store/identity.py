@@ -63,7 +63,8 @@ def non_default(cfg: DictConfig) -> dict[str, Any]:
         if isinstance(values, dict) and isinstance(cfg.get(group), DictConfig):
             defaults = _schema_defaults(cfg[group])
             data[group] = {k: v for k, v in values.items() if k not in defaults or defaults[k] != v}
-    return data
+    # A group added later whose values are all defaults leaves the identity unchanged.
+    return {k: v for k, v in data.items() if v != {}}
 
 
 def _drop(data: dict[str, Any], keys: tuple[str, ...]) -> None:

@@ -59,3 +59,13 @@ class AnalysisConfig:
     def rules(self, prefix: str, root: Any) -> None:
         if self.split == "val" and self.names and int(root.dataset.get("val_size", 0) or 0) == 0:
             raise bad_value(f"{prefix}.split", "val", "needs dataset.val_size > 0")
+
+
+@schema("control", "base")
+@dataclass
+class ControlConfig:
+    # Steps at which a randomly re-initialised copy with the step's mask is trained too
+    # (repro.loop.hooks.reinit).
+    reinit_steps: list[int] = option(list, ge=1, each=True)
+    # The copies draw their weights from seed + seed_offset (never the run's own initial weights).
+    seed_offset: int = option(1000, ge=1)
