@@ -19,7 +19,7 @@ from repro.loop.dense import dense_epochs, dense_key
 from repro.loop.hooks import StepHook, build_hooks
 from repro.loop.job import Job
 from repro.loop.probing import Prober
-from repro.loop.state import cpu_state, initial_state, last_good_step, restore, rewind, save_step
+from repro.loop.state import cpu_state, fresh_init, initial_state, last_good_step, restore, rewind, save_step
 from repro.metrics.pqi import pruned_pqi
 from repro.pruning.base import PruneContext
 from repro.seeding import step_seed
@@ -166,6 +166,9 @@ class PruneLoop:
         out["pruned_pqi"] = pruned_pqi(job.masks)
         if job.pruner.rewind == "init":
             rewind(job.model, init_state, job.masks)
+        elif job.pruner.rewind == "random":  # the same mask, a fresh draw of the initial weights
+            seed = step_seed(int(self.cfg.seed) + int(self.cfg.control.seed_offset), step)
+            rewind(job.model, fresh_init(self.cfg, job.data, seed), job.masks)
         return out
 
     def train(self, step: int, ctx: PruneContext) -> FitResult:

@@ -36,7 +36,7 @@ class PrunerConfig:
     def rules(self, prefix: str, root: Any) -> None:
         check_range(f"{prefix}.steps", self.steps, 0)
         check_choice(f"{prefix}.scope", self.scope, SCOPES)
-        check_choice(f"{prefix}.rewind", self.rewind, ("none", "init"))
+        check_choice(f"{prefix}.rewind", self.rewind, ("none", "init", "random"))
         for i, kind in enumerate(self.prunable):
             check_choice(f"{prefix}.prunable[{i}]", kind, ("conv", "linear"))
         if not self.prunable:
