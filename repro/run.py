@@ -6,6 +6,7 @@ Thin on purpose: check the command line, compose, build the job, run it into its
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from omegaconf import DictConfig
 from repro.config import register_schemas, validate
 from repro.errors import ConfigError, DataMissingError
 from repro.precheck import CONF_DIR
-from repro.store import OutPaths, RunStore, resolved, run_name
+from repro.store import OutPaths, RunStore, resolved, run_name, warn
+from repro.store.verify import verify_run
 
 register_schemas()
 
@@ -37,6 +39,35 @@ def link_hydra_dir(run_dir: Path) -> None:
         link.symlink_to(os.path.relpath(run_dir.resolve(), link.parent.resolve()))
 
 
+class Interrupted(Exception):
+    """SIGTERM (a cluster's time limit, ``kill``), raised where the job is so the run can be marked."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def interrupt_code(exc: BaseException) -> int:
+    """The shell's exit status for death by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM)."""
+    return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
+
+
+def finished_and_intact(store: RunStore, quiet: bool = False) -> bool:
+    """True when the run is finished and every file its records vouch for passes its checksum."""
+    if not store.is_finished():
+        return False
+    problems = verify_run(store)
+    if problems and not quiet:
+        for problem in problems:
+            warn(problem)
+        warn(f"{store.name} is finished but damaged: redoing its steps from the last good one")
+    return not problems
+
+
 def run_job(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run (or resume, or skip) the job described by ``cfg``; return its records."""
     from repro.loop.job import build_job
@@ -44,14 +75,14 @@ def run_job(cfg: DictConfig) -> list[dict[str, Any]]:
     validate(cfg)
     run_dir = run_dir_of(cfg)
     store = RunStore(run_dir)
-    if store.is_finished():
+    if finished_and_intact(store):
         print(f"[repro] skip {run_dir.name}: already {store.status()['status']} ({run_dir})", flush=True)
         link_hydra_dir(run_dir)
         return store.records()
     job = build_job(cfg)  # fails on bad input before the run directory exists
     owner = store.acquire()
     if owner is not None:
-        print(f"[repro] skip {run_dir.name}: it is being trained by {owner} ({run_dir / 'lock'})", flush=True)
+        print(f"[repro] skip {run_dir.name}: {owner} ({run_dir})", flush=True)
         return store.records()
     try:
         return _run_locked(cfg, job, store)
@@ -64,7 +95,7 @@ def _run_locked(cfg: DictConfig, job: Any, store: RunStore) -> list[dict[str, An
     from repro.loop.loop import PruneLoop
 
     run_dir = store.dir
-    if store.is_finished():  # finished by another process while this one was building
+    if finished_and_intact(store, quiet=True):  # finished by another process while this one was building
         return store.records()
     store.write_config(cfg)
     link_hydra_dir(run_dir)
@@ -81,6 +112,13 @@ def _run_locked(cfg: DictConfig, job: Any, store: RunStore) -> list[dict[str, An
     try:
         records = PruneLoop(job, store, logger).run()
         exit_code = 0
+    except (KeyboardInterrupt, Interrupted) as exc:
+        exit_code = interrupt_code(exc)
+        store.set_status("interrupted", step=store.last_step())
+        done = store.last_step()
+        message = f"[repro] {run_dir.name}: interrupted after step {done}; the same command resumes it"
+        print(message, file=sys.stderr, flush=True)
+        raise
     finally:
         logger.finish(exit_code)
     last = records[-1]
@@ -100,6 +138,8 @@ def _hydra_main(cfg: DictConfig) -> None:
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        sys.exit(interrupt_code(exc))
 
 
 def expand_metric_lists(argv: list[str]) -> list[str]:
@@ -130,7 +170,12 @@ def main(argv: list[str] | None = None) -> None:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
     sys.argv = [sys.argv[0], *argv]
-    _hydra_main()
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        _hydra_main()
+    except (KeyboardInterrupt, Interrupted) as exc:  # between jobs, or while Hydra starts
+        print("[repro] interrupted", file=sys.stderr, flush=True)
+        sys.exit(interrupt_code(exc))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import torch
 from repro.loggers import NullLogger
 from repro.loop.batches import Batches
 from repro.loop.context import StepContext
-from repro.loop.dense import dense_epochs, dense_key
+from repro.loop.dense import dense_epochs, dense_key, load_dense, save_dense
 from repro.loop.hooks import StepHook, build_hooks
 from repro.loop.job import Job
 from repro.loop.probing import Prober
@@ -23,7 +23,7 @@ from repro.loop.state import cpu_state, fresh_init, initial_state, last_good_ste
 from repro.metrics.pqi import pruned_pqi
 from repro.pruning.base import PruneContext
 from repro.seeding import step_seed
-from repro.store import OutPaths, RunStore, atomic_torch_save, safe_load
+from repro.store import OutPaths, RunStore, safe_load
 from repro.train import DivergedError, FitResult, evaluate, fit
 
 
@@ -86,7 +86,7 @@ class PruneLoop:
         last = last_good_step(store)
         dense_state = None
         if last >= 0:
-            dense_state = safe_load(store.paths.checkpoint(0))
+            dense_state = self.dense_state()
             restore(store, last, job.model, job.masks)
         for step in range(last + 1, job.pruner.steps + 1):
             try:
@@ -98,9 +98,16 @@ class PruneLoop:
                 self.logger.summary({"status": "diverged", "diverged_step": step})
                 return store.records()
             if step == 0:
-                dense_state = cpu_state(job.model)
+                dense_state = self.dense_state()
         store.set_status("finished", step=job.pruner.steps)
         return store.records()
+
+    def dense_state(self) -> dict[str, torch.Tensor]:
+        """The dense weights a pruner may read (one-shot with rewinding): the best ones with ``use_best``."""
+        paths = self.store.paths
+        best = paths.checkpoint(0, "best")
+        use = best if self.job.pruner.use_best and best.exists() else paths.checkpoint(0)
+        return safe_load(use)
 
     def run_step(self, step: int, init_state: dict, dense_state: dict | None) -> dict[str, Any]:
         job, cfg = self.job, self.cfg
@@ -175,10 +182,11 @@ class PruneLoop:
         job, cfg = self.job, self.cfg
         hook = job.pruner.training_hook(job.masks, ctx)
         shared = step == 0 and hook is None and self.share_dense
-        cache = self.out.dense(self.dense_key).weights if shared else None
-        if cache is not None and cache.exists():
-            job.model.load_state_dict(safe_load(cache))
-            return FitResult(history=[{"cached": 1.0}])
+        cache = self.out.dense(self.dense_key) if shared else None
+        cached = load_dense(cache) if cache is not None else None
+        if cached is not None:
+            job.model.load_state_dict(cached[0])
+            return cached[1]
 
         def on_epoch(row: dict[str, float]) -> None:
             self.logger.log({f"train/{k}": v for k, v in row.items()} | {"step": step})
@@ -193,12 +201,13 @@ class PruneLoop:
             evaluate_fn=self.test,
             hook=hook,
             on_epoch=on_epoch,
-            keep_best=job.pruner.use_best,
+            # the dense training always keeps its best weights: a cache serves pruners that prune from them
+            keep_best=job.pruner.use_best or step == 0,
             desc=f"step {step}/{job.pruner.steps}" if cfg.trainer.progress else None,
             validate_fn=self.validate if cfg.trainer.eval_every else None,
         )
         if cache is not None:
-            atomic_torch_save(cpu_state(job.model), cache)
+            save_dense(cache, cpu_state(job.model), result)
         return result
 
     def describe(self, step: int, test: dict[str, float], result: FitResult) -> dict[str, Any]:

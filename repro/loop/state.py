@@ -10,7 +10,8 @@ from torch import nn
 
 from repro.data.core import Data
 from repro.masks import Masks
-from repro.store import CorruptFileError, RunStore, safe_load, sha256_file, warn
+from repro.store import CorruptFileError, RunStore, safe_load, warn
+from repro.store.verify import file_problem, record_files
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -54,19 +55,8 @@ def save_step(
     store.write_artifact(
         "masks", step, {"sparsity": record["sparsity"], "layer_sparsity": record["layer_sparsity"]}
     )
+    record["artifact_sha256"] = store.artifact_checksums(step)
     store.append_record(record)
-
-
-def step_files(store: RunStore, record: dict[str, Any]) -> list[tuple[Any, str | None]]:
-    """(path, recorded sha256) of every tensor file a step's record vouches for."""
-    step = record["step"]
-    files = [
-        (store.paths.checkpoint(step), record.get("checkpoint_sha256")),
-        (store.paths.mask(step), record.get("mask_sha256")),
-    ]
-    if "best_sha256" in record:
-        files.append((store.paths.checkpoint(step, "best"), record["best_sha256"]))
-    return files
 
 
 def last_good_step(store: RunStore) -> int:
@@ -74,10 +64,9 @@ def last_good_step(store: RunStore) -> int:
     records = {r["step"]: r for r in store.records()}
     good = -1
     for step in sorted(records):
-        files = step_files(store, records[step])
-        bad = [p for p, sha in files if not p.exists() or (sha and sha256_file(p) != sha)]
+        bad = [p for path, sha in record_files(store.paths, records[step]) if (p := file_problem(path, sha))]
         if bad:
-            warn(f"{bad[0]}: missing or corrupt (checksum mismatch); restarting after step {good}")
+            warn(f"{bad[0]}; redoing the steps after step {good}")
             break
         good = step
     if good < store.last_step():

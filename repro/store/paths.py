@@ -16,6 +16,7 @@ STEP_ARTIFACTS = {
     "pqi": "pqi",  # the PQ Index over the (p, q) grid
     "sharpness": "sharpness",  # loss curves, surfaces, interpolation curves
     "masks": "masks",  # sparsity report of the step's masks
+    "depth": "depth",  # the shallower network built from the zero-entropy layers vs the pruned one
 }
 
 
@@ -49,10 +50,6 @@ class RunPaths:
     def init(self) -> Path:
         return self.dir / "init.pt"
 
-    @property
-    def depth(self) -> Path:
-        return self.dir / "metrics" / "depth.json"
-
     def checkpoint(self, step: int, kind: str = "last") -> Path:
         return self.dir / "checkpoints" / f"step_{step}_{kind}.pt"
 
@@ -83,7 +80,13 @@ class DensePaths:
 
     @property
     def weights(self) -> Path:
+        """Weights (last and best) and the training summary, one file."""
         return self.dir / f"{self.key}.pt"
+
+    @property
+    def meta(self) -> Path:
+        """The checksum of ``weights``; written after it, so its presence marks the cache complete."""
+        return self.dir / f"{self.key}.json"
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,10 @@ class OutPaths:
 
     def dense(self, key: str) -> DensePaths:
         return DensePaths(self.root / "dense", key)
+
+    def dense_caches(self) -> list[DensePaths]:
+        folder = self.root / "dense"
+        return [DensePaths(folder, p.stem) for p in sorted(folder.glob("*.pt"))] if folder.is_dir() else []
 
     def solutions(self, dense_key: str) -> Path:
         """Final weights of the runs that share one dense start (partners of the interpolation)."""

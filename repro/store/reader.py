@@ -82,7 +82,9 @@ class RunReader:
         return read_json(self.paths.artifact(kind, step))
 
     def depth(self) -> Any:
-        return read_json(self.paths.depth)
+        """The depth check of the run (written at its last pruning step), or None."""
+        steps = self.paths.artifact_steps("depth")
+        return self.artifact("depth", steps[-1]) if steps else None
 
 
 def find_runs(root: Path) -> list[RunReader]:

@@ -7,29 +7,16 @@ re-run therefore resumes after the last recorded step and never reads a half-wri
 from __future__ import annotations
 
 import json
-import os
-import socket
 from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 from omegaconf import DictConfig, OmegaConf
 
-from repro.store.files import atomic_json, atomic_torch_save, atomic_write, warn
+from repro.store.files import atomic_json, atomic_torch_save, atomic_write
 from repro.store.identity import resolved
 from repro.store.reader import RunReader
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunStore(RunReader):
@@ -38,6 +25,8 @@ class RunStore(RunReader):
     def __init__(self, run_dir: Path) -> None:
         super().__init__(run_dir)
         self.records_path = self.paths.records
+        self._written: dict[int, dict[str, str]] = {}
+        self._lock: FileLock | None = None
 
     # records ---------------------------------------------------------------
     def _write_records(self, records: list[dict[str, Any]]) -> None:
@@ -64,38 +53,25 @@ class RunStore(RunReader):
 
     # lock ------------------------------------------------------------------
     def acquire(self) -> str | None:
-        """Take the run's lock; return None on success, or a description of the live owner."""
+        """Take the run's lock; return None on success, or why another process holds it.
+
+        The lock is an ``fcntl`` lock the kernel releases when its holder dies (however it dies): no pid
+        file can go stale, and an empty or leftover ``lock`` file means nothing.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.paths.lock
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
-        for _ in range(3):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    owner = json.loads(path.read_text() or "{}")
-                except (OSError, ValueError):
-                    owner = {}
-                if owner.get("host") == me["host"] and not _alive(int(owner.get("pid", -1))):
-                    warn(f"{path}: taking over a stale lock of dead pid {owner.get('pid')}")
-                    path.unlink(missing_ok=True)
-                    continue
-                if owner.get("pid") == me["pid"] and owner.get("host") == me["host"]:
-                    return None
-                return f"pid {owner.get('pid')} on {owner.get('host')}"
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            return None
-        return "another process (lock could not be taken)"
+        self._lock = FileLock(self.paths.lock, timeout=0)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            self._lock = None
+            return "another process (it holds the run's lock)"
+        return None
 
     def release(self) -> None:
-        path = self.paths.lock
-        try:
-            owner = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return
-        if owner.get("pid") == os.getpid():
-            path.unlink(missing_ok=True)
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.release()
+            self._lock = None
 
     # files -----------------------------------------------------------------
     def write_config(self, cfg: DictConfig) -> None:
@@ -111,8 +87,11 @@ class RunStore(RunReader):
         return atomic_torch_save(state, self.paths.init)
 
     def write_artifact(self, kind: str, step: int, data: Any) -> str:
-        """Write the JSON artifact of ``kind`` for ``step``; return its sha256."""
-        return atomic_json(self.paths.artifact(kind, step), data)
+        """Write the JSON artifact of ``kind`` for ``step``; its sha256 goes into the step's record."""
+        sha = atomic_json(self.paths.artifact(kind, step), data)
+        self._written.setdefault(step, {})[kind] = sha
+        return sha
 
-    def write_depth(self, data: Any) -> str:
-        return atomic_json(self.paths.depth, data)
+    def artifact_checksums(self, step: int) -> dict[str, str]:
+        """The artifacts written for ``step`` by this process, and their sha256 (for the step's record)."""
+        return dict(sorted(self._written.pop(step, {}).items()))

@@ -40,5 +40,5 @@ class DepthHook:
             ctx.batches.test,
             self.latency_batch,
         )
-        ctx.store.write_depth({"step": ctx.step, **report})
+        ctx.store.write_artifact("depth", ctx.step, {"step": ctx.step, **report})
         return out
