@@ -17,7 +17,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from repro.errors import bad_value, check_range
+from repro.errors import bad_value
 from repro.schema import SCHEMAS, check, option, schema
 
 PACKAGE = Path(__file__).resolve().parent
@@ -95,4 +95,6 @@ def validate(cfg: DictConfig) -> None:
     for group in discover_schemas():
         if group in cfg:
             check(OmegaConf.to_object(cfg[group]), group, cfg)
-    check_range("seed", cfg.seed, 0)
+    seed = cfg.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise bad_value("seed", seed, "must be an integer in [0, 2147483647]")

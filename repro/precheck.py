@@ -7,6 +7,7 @@ traceback after hours of the jobs before it.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -14,11 +15,12 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from repro.config import register_schemas, validate
 from repro.errors import ConfigError
+from repro.readiness import check_ready
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 MAX_COMBINATIONS = 256
@@ -98,7 +100,11 @@ def explain(exc: BaseException, overrides: list[str]) -> str:
         cause = exc.__cause__
         key = getattr(cause, "full_key", None)
         first = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
-        return f"{key}: {first}" if key else f"{str(exc).splitlines()[0]} ({first})"
+        if key and "not in" in first:
+            return unknown_key(key, overrides)
+        if key:
+            return f"{given(key, overrides)} is invalid: {first}"
+        return f"{str(exc).splitlines()[0]} ({first})"
     text = str(exc).strip().splitlines()
     first = text[0] if text else type(exc).__name__
     if first.startswith("Could not override"):
@@ -106,12 +112,53 @@ def explain(exc: BaseException, overrides: list[str]) -> str:
     return first
 
 
+def _compose(overrides: list[str], config_name: str = "config") -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name, overrides=overrides)
+
+
+def _key_of(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def given(key: str, overrides: list[str]) -> str:
+    """``key=value`` as the command line wrote it (the key alone when it did not)."""
+    return next((o for o in overrides if _key_of(o) == key), key)
+
+
+def unknown_key(key: str, overrides: list[str]) -> str:
+    """The one line for a key the config does not have, naming the nearest valid key."""
+    parent, _, leaf = key.rpartition(".")
+    others = [o for o in overrides if _key_of(o) != key]
+    try:
+        base = _compose(others)
+        node = OmegaConf.select(base, parent) if parent else base
+        keys = [str(k) for k in node] if isinstance(node, DictConfig) else []
+    except Exception:  # the rest of the command line is broken too: report this key alone
+        keys = []
+    near = difflib.get_close_matches(leaf, keys, n=1)
+    where = f"{parent}.{near[0]}" if near and parent else (near[0] if near else "")
+    hint = f"no such key, did you mean {where}?" if near else "no such key"
+    return f"{given(key, overrides)} is invalid: {hint} (python -m repro.run --cfg job lists every key)"
+
+
+def check_added_keys(overrides: list[str]) -> None:
+    """``+key=value`` may add a config group option, never a new key: the schemas hold every key there is."""
+    for o in OverridesParser.create().parse_overrides(overrides):
+        if not o.is_add():
+            continue
+        key = o.key_or_group
+        if key.startswith("hydra") or (CONF_DIR / key.replace(".", "/")).is_dir():
+            continue
+        raise ConfigError(unknown_key(key, overrides))
+
+
 def compose_checked(overrides: list[str], config_name: str = "config") -> DictConfig:
     """Compose and validate one job's config; raise ConfigError with a one-line message."""
     register_schemas()
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name, overrides=overrides)
+        check_added_keys(overrides)
+        cfg = _compose(overrides, config_name)
     except (
         MissingConfigException,
         ConfigCompositionException,
@@ -130,5 +177,6 @@ def precheck(argv: Sequence[str]) -> None:
         jobs = list(combinations(overrides))
     except OverrideParseException as exc:
         raise ConfigError(f"cannot parse the command line: {str(exc).splitlines()[0]}") from None
+    seen: set[str] = set()
     for job in jobs:
-        compose_checked(job, config_name)
+        check_ready(compose_checked(job, config_name), seen)

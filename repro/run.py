@@ -5,6 +5,7 @@ Thin on purpose: check the command line, compose, build the job, run it into its
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -24,6 +25,8 @@ from repro.store.verify import verify_run
 register_schemas()
 
 USER_ERRORS = (ConfigError, DataMissingError)
+# A full disk, a read-only file system, no permission: the user's to fix, reported in one line.
+DISK_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -140,6 +143,13 @@ def _hydra_main(cfg: DictConfig) -> None:
         sys.exit(2)
     except (KeyboardInterrupt, Interrupted) as exc:
         sys.exit(interrupt_code(exc))
+    except OSError as exc:
+        if exc.errno not in DISK_ERRORS:
+            raise
+        where = exc.filename or cfg.out_dir
+        message = f"error: out_dir={cfg.out_dir!r} is invalid: cannot write {where} ({exc.strerror})"
+        print(message, file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def expand_metric_lists(argv: list[str]) -> list[str]:
@@ -166,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         try:
             precheck(argv)
-        except ConfigError as exc:
+        except USER_ERRORS as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
     sys.argv = [sys.argv[0], *argv]

@@ -18,8 +18,10 @@ def sweep_argv(path: Path, extra: list[str]) -> list[str]:
     unknown = set(spec.keys()) - {"overrides", "params"}
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}; allowed: overrides, params")
-    fixed = [str(o) for o in spec.get("overrides", [])]
+    fixed = [str(o) for o in spec.get("overrides", []) or []]
     params = spec.get("params", {}) or {}
+    if not fixed and not params:
+        raise ValueError(f"sweep={str(path)!r} is invalid: it sets no overrides and no params (empty?)")
     swept = [f"{k}={v}" for k, v in params.items()]
     return ["-m", f"sweep_name={path.stem}", *fixed, *swept, *extra]
 

@@ -6,6 +6,7 @@ with ``os.replace`` (atomic on one file system), and the temporary folder is rem
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -25,6 +26,27 @@ def missing(
         f"dataset.root={str(root)!r}: {name} not found under {where} ({why}); point dataset.root at a "
         "folder that holds it or set dataset.download=true"
     )
+
+
+def check_md5sums(label: str, root: str | os.PathLike, folder: Path) -> None:
+    """Verify the files listed in ``folder/MD5SUMS`` (as ``md5sum`` writes it), where the data ship one.
+
+    A truncated or damaged file is named as such instead of being reported as missing.
+    """
+    listing = folder / "MD5SUMS"
+    if not listing.is_file():
+        return
+    for line in listing.read_text().splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        digest, name = parts[0], parts[1].lstrip("*")
+        path = folder / name
+        if path.is_file() and hashlib.md5(path.read_bytes()).hexdigest() != digest:
+            raise DataMissingError(
+                f"dataset.root={str(root)!r}: {label} file {path} fails its MD5SUMS checksum (truncated or "
+                "damaged); restore it from the original archive"
+            )
 
 
 def one_line(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torchvision import datasets
 
 from repro.data.core import Source, Split
-from repro.data.download import missing, one_line, staged_download
+from repro.data.download import check_md5sums, missing, one_line, staged_download
 from repro.data.registry import register
 
 DIGITS_TEST_SIZE = 360
@@ -29,6 +29,7 @@ def _fetch(cls: type, root: str, folder: str, keep: str, label: str, download: b
         return cls(root, train=True, download=False), cls(root, train=False, download=False)
 
     where = Path(root) / folder
+    check_md5sums(label, root, where)
     try:
         return open_both()
     except RuntimeError:  # torchvision's "Dataset not found or corrupted"
