@@ -25,7 +25,9 @@ USER_ERRORS = (ConfigError, DataMissingError)
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
-    return Path(cfg.out_dir) / "runs" / run_name(cfg)
+    from repro.security import inside
+
+    return inside(cfg.out_dir, Path(cfg.out_dir) / "runs" / run_name(cfg), "run_dir")
 
 
 def link_hydra_dir(run_dir: Path) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from repro.security import refuse_secret
+
 # Keys that do not change what a run computes: they are left out of its identity.
 NON_IDENTITY_KEYS = (
     "logger",
@@ -62,6 +64,7 @@ def run_name(cfg: DictConfig) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    refuse_secret(data, path)  # the last guard: no file of the suite ever holds a secret
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
