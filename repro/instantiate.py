@@ -2,7 +2,8 @@
 
 A sweep file or a shared config must not be able to run arbitrary code on a cluster, so ``_target_`` must
 name something inside an allowed top-level package unless the user opts out with
-``allow_any_target=true`` (a top-level key).
+``allow_any_target=true`` on their own command line or ``REPRO_ALLOW_ANY_TARGET=1`` (repro.security refuses
+it from a sweep file or preset).
 """
 
 from __future__ import annotations
@@ -13,13 +14,22 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from repro.errors import ConfigError
+from repro.security import permit_any_target
 
 ALLOWED_PACKAGES = ("repro", "torch", "torchvision", "timm")
 META_KEYS = ("_target_", "_recursive_", "_convert_", "_partial_")
 
 
+def _command_line() -> list[str] | None:
+    """Overrides of the running Hydra job's command line; None when called as a library (no Hydra job)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else None
+
+
 def resolve_target(key: str, target: str, allow_any: bool = False) -> Any:
     """Return the callable named by ``target``; ``key`` names the config entry in error messages."""
+    allow_any = permit_any_target(allow_any, _command_line())
     top = target.split(".", 1)[0]
     if not allow_any and top not in ALLOWED_PACKAGES:
         raise ConfigError(

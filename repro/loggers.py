@@ -58,6 +58,11 @@ class WandbLogger(NullLogger):
         mode: str,
         run_dir: Path,
     ) -> None:
+        from repro.security import refuse_secrets_in
+
+        # The last guard before W&B saves these (its files, then the shared dashboard).
+        sent = {"project": project, "entity": entity, "group": group, "tags": tags, "name": name}
+        refuse_secrets_in({**sent, "job_type": job_type, "config": config}, "W&B run")
         import wandb
 
         os.environ.setdefault("WANDB_SILENT", "true")

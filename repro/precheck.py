@@ -21,6 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 from repro.config import register_schemas, validate
 from repro.errors import ConfigError
 from repro.readiness import check_ready
+from repro.security import check_job, refuse_secret_args
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 MAX_COMBINATIONS = 256
@@ -166,12 +167,14 @@ def compose_checked(overrides: list[str], config_name: str = "config") -> DictCo
         OmegaConfBaseException,
     ) as exc:
         raise ConfigError(explain(exc, overrides)) from None
+    check_job(cfg, overrides)  # oc.env, secrets, path names, allow_any_target: before validate resolves
     validate(cfg)
     return cfg
 
 
 def precheck(argv: Sequence[str]) -> None:
     """Raise ConfigError for the first job of the command line whose config is invalid."""
+    refuse_secret_args(argv)
     overrides, config_name = split_cli(argv)
     try:
         jobs = list(combinations(overrides))

@@ -30,7 +30,9 @@ DISK_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
-    return OutPaths(Path(cfg.out_dir)).run(run_name(cfg)).dir
+    from repro.security import inside
+
+    return inside(cfg.out_dir, OutPaths(Path(cfg.out_dir)).run(run_name(cfg)).dir, "run_dir")
 
 
 def link_hydra_dir(run_dir: Path) -> None:

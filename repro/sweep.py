@@ -12,17 +12,24 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from repro.security import check_sweep_overrides
+
 
 def sweep_argv(path: Path, extra: list[str]) -> list[str]:
     spec = OmegaConf.load(path)
     unknown = set(spec.keys()) - {"overrides", "params"}
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}; allowed: overrides, params")
-    fixed = [str(o) for o in spec.get("overrides", []) or []]
-    params = spec.get("params", {}) or {}
+    # Unresolved: a ${...} reaches the job's config (and the oc.env guard) as written, not a value read here;
+    # an escaped \${...} (a job-time interpolation such as pruner.name=sap_eta\${pruner.eta}) is unescaped.
+    data = OmegaConf.to_container(spec, resolve=False)
+    assert isinstance(data, dict)
+    fixed = [str(o).replace("\\${", "${") for o in data.get("overrides") or []]
+    params = data.get("params") or {}
     if not fixed and not params:
         raise ValueError(f"sweep={str(path)!r} is invalid: it sets no overrides and no params (empty?)")
-    swept = [f"{k}={v}" for k, v in params.items()]
+    swept = [f"{k}={v}".replace("\\${", "${") for k, v in params.items()]
+    check_sweep_overrides(path, [*fixed, *swept])
     return ["-m", f"sweep_name={path.stem}", *fixed, *swept, *extra]
 
 

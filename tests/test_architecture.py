@@ -1,6 +1,7 @@
 """The layers of the suite, read from the source: no import cycle, no import from a lower layer upwards.
 
-1. ground: errors, masks, the run store, seeding, declared schema fields, registries, target building;
+1. ground: errors, masks, the run store, seeding, declared schema fields, registries, target building,
+   the security guards;
 2. parts: data, models, pruning, metrics, training, job resources, loggers;
 3. the loop and its step hooks;
 4. reports;
@@ -27,6 +28,7 @@ LAYERS = {
     "repro.schema": 1,
     "repro.registry": 1,
     "repro.instantiate": 1,
+    "repro.security": 1,
     "repro.data": 2,
     "repro.models": 2,
     "repro.pruning": 2,

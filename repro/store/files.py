@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from repro.security import refuse_secret
+
 
 class CorruptFileError(RuntimeError):
     """A file does not match the checksum recorded for it, or cannot be read as plain tensors."""
@@ -40,6 +42,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     so a group can read a shared results folder.
     """
     path = Path(path)
+    refuse_secret(data, path)  # the last guard: no file of the suite ever holds a secret
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
