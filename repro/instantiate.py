@@ -8,9 +8,9 @@ it from a sweep file or preset).
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from repro.errors import ConfigError
@@ -36,10 +36,26 @@ def resolve_target(key: str, target: str, allow_any: bool = False) -> Any:
             f"{key}={target!r} is invalid: _target_ must be inside {', '.join(ALLOWED_PACKAGES)} "
             "(set allow_any_target=true to lift this)"
         )
-    try:
-        return get_object(target)
-    except Exception as exc:  # hydra wraps ImportError/AttributeError in its own types
-        raise ConfigError(f"{key}={target!r} is invalid: cannot import it ({type(exc).__name__})") from None
+    found = locate(target)
+    if found is None:
+        raise ConfigError(f"{key}={target!r} is invalid: no such module or attribute")
+    return found
+
+
+def locate(target: str) -> Any:
+    """The object at dotted path ``target`` (module, then attributes), or None (quietly: no logging)."""
+    parts = target.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name, None)
+            if obj is None:
+                return None
+        return obj
+    return None
 
 
 def build(

@@ -94,8 +94,8 @@ def _group_options(group: str) -> list[str]:
 def explain(exc: BaseException, overrides: list[str]) -> str:
     """One line for a Hydra/OmegaConf composition error."""
     if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
-        group, _, option = exc.missing_cfg_file.rpartition("/")
-        if group and (CONF_DIR / group).is_dir():
+        group, _, option = exc.missing_cfg_file.partition("/")  # experiment/sap/x: group experiment
+        if group and option and (CONF_DIR / group).is_dir():
             return f"{group}={option!r} is invalid: allowed: {', '.join(_group_options(group))}"
     if isinstance(exc, ConfigCompositionException) and exc.__cause__ is not None:
         cause = exc.__cause__

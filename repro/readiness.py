@@ -33,22 +33,25 @@ def check_targets(cfg: DictConfig) -> None:
         resolve_target(f"{key}._target_", cfg[key]._target_, bool(cfg.allow_any_target))
 
 
-def check_data(cfg: DictConfig, seen: set[str]) -> None:
-    """Load each distinct data set once (a missing or damaged one raises DataMissingError)."""
-    from repro.data import build_data
+def check_build(cfg: DictConfig, seen: set[str]) -> None:
+    """Build each distinct (data, model, pruner) once, as the job will: a missing or damaged data set, a
+    checkpoint that does not fit, a prunable set the model lacks all fail here, before any job starts."""
+    from repro.loop.job import build_job
 
-    key = json.dumps(OmegaConf.to_container(cfg.dataset, resolve=True), sort_keys=True)
+    groups = ("dataset", "model", "pruner", "trainer")
+    parts = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in groups}
+    key = json.dumps(parts, sort_keys=True, default=str)
     if key in seen:
         return
     seen.add(key)
-    build_data(cfg.dataset)
+    build_job(cfg)
 
 
 def check_ready(cfg: DictConfig, seen: set[str]) -> None:
     """Raise ConfigError or DataMissingError for the first problem of one job's config."""
     check_out_dir(str(cfg.out_dir))
     check_targets(cfg)
-    check_data(cfg, seen)
+    check_build(cfg, seen)
 
 
 __all__ = ["ConfigError", "check_ready"]

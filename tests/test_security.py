@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-from repro.store import atomic_write
 
 import repro.precheck
 import repro.security
@@ -25,6 +24,7 @@ from repro.precheck import precheck
 from repro.run import main as run_main
 from repro.run import run_dir_of, run_job
 from repro.security import permit_any_target
+from repro.store import atomic_write
 from repro.sweep import main as sweep_main
 from repro.sweep import sweep_argv
 from tests.conftest import REPO, cli_env, compose
