@@ -53,7 +53,7 @@ def option(
         "each": each,
         "nonempty": nonempty,
     }
-    meta = {k: v for k, v in meta.items() if v not in (None, False)}
+    meta = {k: v for k, v in meta.items() if v is not None and v is not False}  # keeps a bound of 0
     if callable(default) and not isinstance(default, type(None)):
         return dataclasses.field(default_factory=default, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
