@@ -14,9 +14,9 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
+import repro.pruning.schemas  # noqa: F401  (registers schema/pruner/*)
 from repro.errors import check_choice, check_range
-
-SCOPES = ("global", "layer", "neuron")
+from repro.schema import SCHEMAS, check
 
 
 class Checked:
@@ -120,159 +120,6 @@ class DatasetConfig(Checked):
         check_range(f"{prefix}.channels", self.channels, 1)
         check_range(f"{prefix}.train_size", self.train_size, 1)
         check_range(f"{prefix}.test_size", self.test_size, 1)
-
-
-# --------------------------------------------------------------------------- pruner
-
-
-@dataclass
-class PrunerConfig(Checked):
-    _target_: str = "???"
-    name: str = "???"
-    # Pruning steps after the dense training (step 0).
-    steps: int = 1
-    scope: str = "global"
-    # Module kinds whose weight is prunable, and fnmatch patterns of module names to leave dense.
-    prunable: list[str] = field(default_factory=lambda: ["conv", "linear"])
-    exclude: list[str] = field(default_factory=list)
-    # Where surviving weights restart before retraining: none (continue), init (values at step 0 start).
-    rewind: str = "none"
-    # Prune from the step's best-test-accuracy weights instead of the last ones.
-    use_best: bool = False
-    # Also write each step's PQ Index over the (p, q) heat-map grid to pqi/step_<t>.json (read by the loop,
-    # not passed to the pruner; 20 passes over the weights per step, so off unless a SAP figure needs it).
-    pqi_grid: bool = False
-
-    def check(self, prefix: str) -> None:
-        check_range(f"{prefix}.steps", self.steps, 0)
-        check_choice(f"{prefix}.scope", self.scope, SCOPES)
-        check_choice(f"{prefix}.rewind", self.rewind, ("none", "init"))
-        for i, kind in enumerate(self.prunable):
-            check_choice(f"{prefix}.prunable[{i}]", kind, ("conv", "linear"))
-        if not self.prunable:
-            check_choice(f"{prefix}.prunable", self.prunable, ("a non-empty list of conv, linear",))
-
-
-@dataclass
-class OneShotConfig(PrunerConfig):
-    sparsity: float = 0.9
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_range(f"{prefix}.sparsity", self.sparsity, 0.0, 1.0, high_open=True)
-
-
-@dataclass
-class RateConfig(PrunerConfig):
-    # Fraction of the remaining weights removed at each step.
-    rate: float = 0.2
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_range(f"{prefix}.rate", self.rate, 0.0, 1.0, low_open=True, high_open=True)
-
-
-@dataclass
-class SAPConfig(PrunerConfig):
-    # SAP count rule (repro.pruning.sap): PQ Index exponents 0 < p < q, eta >= 0, gamma > 0, 0 < beta <= 1.
-    p: float = 0.5
-    q: float = 1.0
-    eta: float = 0.0
-    gamma: float = 1.0
-    beta: float = 0.9
-
-    def check(self, prefix: str) -> None:
-        from repro.pruning.sap import check_sap_args
-
-        super().check(prefix)
-        check_sap_args(self.p, self.q, self.eta, self.gamma, self.beta, prefix)
-
-
-@dataclass
-class GradualConfig(OneShotConfig):
-    # Cubic schedule of Zhu & Gupta during step `prune_step`'s training (repro.pruning.gradual).
-    initial_sparsity: float = 0.0
-    start_epoch: int = 0
-    # None: end after `end_fraction` of the step's iterations; the target is reached exactly there.
-    end_epoch: int | None = None
-    end_fraction: float = 0.75
-    frequency: int = 100
-    prune_step: int = 1
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_range(f"{prefix}.initial_sparsity", self.initial_sparsity, 0.0, self.sparsity)
-        check_range(f"{prefix}.start_epoch", self.start_epoch, 0)
-        if self.end_epoch is not None:
-            check_range(f"{prefix}.end_epoch", self.end_epoch, self.start_epoch + 1)
-        check_range(f"{prefix}.end_fraction", self.end_fraction, 0.0, 1.0, low_open=True)
-        check_range(f"{prefix}.frequency", self.frequency, 1)
-        check_range(f"{prefix}.prune_step", self.prune_step, 1, self.steps)
-
-    def check_with(self, cfg: DictConfig, prefix: str) -> None:
-        if self.end_epoch is not None and self.end_epoch > cfg.trainer.epochs:
-            check_range(f"{prefix}.end_epoch", self.end_epoch, self.start_epoch + 1, cfg.trainer.epochs)
-
-
-@dataclass
-class LobsterConfig(OneShotConfig):
-    # LOBSTER (repro.pruning.lobster): shrink insensitive weights, threshold at validation-loss plateaus.
-    lmbda: float = 1e-4
-    tolerance: float = 0.05
-    patience: int = 20
-    # Optimizer steps between plateau checks; 0 checks once per epoch (the group's code).
-    check_every: int = 0
-    plateau_delta: float = 0.01
-    bisection_delta: float = 0.05
-    midpoint: bool = False
-    regularize_bias: bool = True
-    restore_best: bool = True
-    # Fraction of the step's iterations after which the rest of the target is pruned by magnitude.
-    force_at: float | None = 0.9
-    val_batch_size: int = 1000
-    prune_step: int = 1
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_choice(f"{prefix}.scope", self.scope, ("global",))
-        check_range(f"{prefix}.lmbda", self.lmbda, 0.0)
-        check_range(f"{prefix}.tolerance", self.tolerance, 0.0)
-        check_range(f"{prefix}.patience", self.patience, 0)
-        check_range(f"{prefix}.check_every", self.check_every, 0)
-        check_range(f"{prefix}.plateau_delta", self.plateau_delta, 0.0)
-        check_range(f"{prefix}.bisection_delta", self.bisection_delta, 0.0, low_open=True)
-        if self.force_at is not None:
-            check_range(f"{prefix}.force_at", self.force_at, 0.0, 1.0, low_open=True)
-        check_range(f"{prefix}.val_batch_size", self.val_batch_size, 1)
-        check_range(f"{prefix}.prune_step", self.prune_step, 1, self.steps)
-
-    def check_with(self, cfg: DictConfig, prefix: str) -> None:
-        if int(cfg.dataset.get("val_size", 0) or 0) == 0:
-            from repro.errors import bad_value
-
-            raise bad_value("dataset.val_size", 0, "pruner=lobster needs a validation split: set it > 0")
-
-
-@dataclass
-class EGPConfig(RateConfig):
-    # EGP (repro.pruning.egp): rate of the candidates' surviving weights per step, layer-wise only.
-    rate: float = 0.5
-    scope: str = "layer"
-    # Layer entropy that drives the allocation: batch (official per-batch mean) or pass (whole pass).
-    estimator: str = "batch"
-    # Add the retrain-from-scratch ablation as one extra step after the last EGP step.
-    scratch: bool = False
-
-    def check(self, prefix: str) -> None:
-        super().check(prefix)
-        check_choice(f"{prefix}.scope", self.scope, ("layer",))
-        check_choice(f"{prefix}.estimator", self.estimator, ("batch", "pass"))
-        check_choice(f"{prefix}.rewind", self.rewind, ("none",))
-
-
-@dataclass
-class NotImplementedPrunerConfig(PrunerConfig):
-    pass
 
 
 # --------------------------------------------------------------------------- entropy
@@ -433,16 +280,8 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "pretrained": PretrainedConfig,
     },
     "dataset": {"base": DatasetConfig},
-    "pruner": {
-        "base": PrunerConfig,
-        "oneshot": OneShotConfig,
-        "rate": RateConfig,
-        "sap": SAPConfig,
-        "gradual": GradualConfig,
-        "lobster": LobsterConfig,
-        "egp": EGPConfig,
-        "not_implemented": NotImplementedPrunerConfig,
-    },
+    # Declared beside their code (repro/pruning/schemas.py) and checked by repro.schema.check.
+    "pruner": SCHEMAS["pruner"],
     "entropy": {"base": EntropyConfig},
     "analysis": {"base": AnalysisConfig},
     "trainer": {"base": TrainerConfig},
@@ -471,6 +310,9 @@ def validate(cfg: DictConfig) -> None:
     for group in GROUP_SCHEMAS:
         if group in cfg:
             node = OmegaConf.to_object(cfg[group])
+            if group == "pruner":
+                check(node, group, cfg)
+                continue
             _check_node(node, group)
             if hasattr(node, "check_with"):  # checks that need other groups (e.g. trainer.epochs)
                 node.check_with(cfg, group)
