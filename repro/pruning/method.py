@@ -30,7 +30,7 @@ from repro.masks import Masks
 from repro.pruning.base import PruneContext, Pruner, TrainHook, TrainState
 from repro.pruning.counts import Count
 from repro.pruning.schedules import Schedule
-from repro.pruning.schemas import part_keys
+from repro.pruning.schemas import check_parts, part_keys
 from repro.pruning.scores import Score
 from repro.pruning.update import prune_smallest
 from repro.registry import get
@@ -42,9 +42,6 @@ def make(kind: str, name: str, values: dict[str, Any], used: set[str]) -> Any:
     """The part ``name`` of registry ``kind``, built from the config ``values`` its fields name."""
     cls = get(kind)[name]
     keys = part_keys(cls)
-    missing = [k for k in keys if k not in values]
-    if missing:
-        raise bad_value(f"pruner.{kind}", name, f"it reads pruner.{missing[0]}, which this pruner lacks")
     used.update(keys)
     return cls(**{k: values[k] for k in keys})
 
@@ -58,16 +55,15 @@ class ComposedPruner(Pruner):
 
     def __init__(self, *, score: str, count: str, schedule: str | None, source: str, **values: Any) -> None:
         super().__init__(**{k: values.pop(k) for k in BASE_KEYS})
+        self.parts = {"score": score, "count": count, "schedule": schedule}
+        check_parts("pruner", self.parts, values)
         used: set[str] = set()
         self.score: Score = make("score", score, values, used)
         self.count: Count = make("count", count, values, used)
         self.schedule: Schedule | None = make("schedule", schedule, values, used) if schedule else None
         self.source = source
-        self.parts = {"score": score, "count": count, "schedule": schedule}
         for key in values.keys() - used:
             raise bad_value(f"pruner.{key}", values[key], f"no part reads it ({score}, {count}, {schedule})")
-        if self.schedule is None and self.count.needs_target:
-            raise bad_value("pruner.schedule", None, f"count={count} prunes to a target: name a schedule")
         self.events: list[tuple[int, float]] = []  # (iteration, sparsity) of pruning during training
 
     def needs(self) -> set[str]:

@@ -11,7 +11,7 @@ keyword argument; the classes repeat no default.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,24 @@ def settings(cfg: Any) -> dict[str, Any]:
 def part_keys(part: type) -> list[str]:
     """The config keys a registered part reads: its dataclass fields that its constructor takes."""
     return [f.name for f in dataclasses.fields(part) if f.init]
+
+
+def check_parts(prefix: str, parts: Mapping[str, str | None], keys: Iterable[str]) -> None:
+    """Fail unless the composition ``parts`` (kind -> registry name) can be built from the config ``keys``:
+    every part's settings present, and a schedule for a count rule that prunes to a target."""
+    from repro.registry import get
+
+    keys = set(keys)
+    for kind, name in parts.items():
+        missing = [k for k in part_keys(get(kind)[name]) if k not in keys] if name is not None else []
+        if missing:
+            raise bad_value(
+                f"{prefix}.{kind}", name, f"it reads {prefix}.{missing[0]}, which this pruner lacks"
+            )
+    if parts["schedule"] is None and get("count")[str(parts["count"])].needs_target:
+        raise bad_value(
+            f"{prefix}.schedule", None, f"count={parts['count']} prunes to a target: name a schedule"
+        )
 
 
 @schema("pruner", "base")
@@ -94,23 +112,9 @@ class ComposedConfig(PrunerConfig):
     source: str = option("live", choices=("live", "dense"))
 
     def rules(self, prefix: str, root: Any) -> None:
-        from repro.registry import get
-
         super().rules(prefix, root)
-        keys = {f.name for f in dataclasses.fields(self)}
-        for kind in ("score", "count", "schedule"):
-            name = getattr(self, kind)
-            if name is None:
-                continue
-            missing = [k for k in part_keys(get(kind)[name]) if k not in keys]
-            if missing:
-                raise bad_value(
-                    f"{prefix}.{kind}", name, f"it reads {prefix}.{missing[0]}, which this pruner lacks"
-                )
-        if self.schedule is None and getattr(get("count")[self.count], "needs_target", False):
-            raise bad_value(
-                f"{prefix}.schedule", None, f"count={self.count} prunes to a target: name a schedule"
-            )
+        parts = {"score": self.score, "count": self.count, "schedule": self.schedule}
+        check_parts(prefix, parts, [f.name for f in dataclasses.fields(self)])
 
 
 @schema("pruner", "oneshot")
