@@ -7,7 +7,7 @@ of both are compared, then timed per scope and for the three scopes together.
 
 EGP. Suite: one ``EGPPruner.prune`` step (entropy x mean |w| irrelevance, capped softmax allocation,
 layer-wise magnitude pruning) from the entropies the ``egp`` probe measures on one batch. Baseline: a plain
-global magnitude prune of the same number of weights (``OneShotPruner``). ``allocate`` alone is timed too.
+global magnitude prune of the same number of weights (one-shot). ``allocate`` alone is timed too.
 
     python benchmarks/bench_pqi_egp.py [--model resnet18] [--repeats 7]
 """
@@ -26,8 +26,15 @@ from repro.metrics.registry import measure
 from repro.models import build_model
 from repro.precheck import compose_checked
 from repro.pruning.base import PruneContext
+<<<<<<< HEAD
 from repro.pruning.egp import ESTIMATORS, EGPPruner, allocate
 from repro.pruning.magnitude import OneShotPruner
+=======
+from repro.pruning.counts import ESTIMATORS, allocate
+from repro.pruning.egp import EGPPruner
+from repro.pruning.method import ComposedPruner
+from repro.pruning.schemas import EGPConfig, OneShotConfig
+>>>>>>> wt-pruning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import compare, parser, report, setup  # noqa: E402
@@ -108,8 +115,8 @@ def bench_egp(model: torch.nn.Module, masks: Masks, args) -> float:
     x = torch.randn(64, 3, 32, 32)
     probe = measure(["egp"], model, [(x, torch.randint(0, 10, (64,)))], 10)["egp"]
     entropy = {n: float(v) for n, v in probe[ESTIMATORS["batch"]].items() if n in masks}
-    egp = EGPPruner(rate=0.5)
-    ctx = PruneContext(model=model, step=1, device=torch.device("cpu"), extras={"egp": probe})
+    egp = EGPPruner.of(EGPConfig(rate=0.5))
+    ctx = PruneContext(model=model, step=1, device=torch.device("cpu"), measurements={"egp": probe})
 
     def reset() -> None:
         for n in masks:
@@ -120,7 +127,7 @@ def bench_egp(model: torch.nn.Module, masks: Masks, args) -> float:
     pruned = masks.total() - masks.remaining()
     print(f"   EGP step: {len(entropy)} rectified layers, {pruned} weights pruned")
     print(f"   allocation: {egp.last_allocation}")
-    magnitude = OneShotPruner(sparsity=pruned / masks.total(), scope="global")
+    magnitude = ComposedPruner.of(OneShotConfig(sparsity=pruned / masks.total(), scope="global"))
 
     def egp_step() -> None:
         reset()

@@ -15,8 +15,10 @@ from repro.errors import ConfigError
 from repro.loop.job import build_job
 from repro.masks import Masks
 from repro.pruning.base import PruneContext
-from repro.pruning.egp import EGPPruner, allocate, reinitialise
-from repro.pruning.magnitude import RatePruner
+from repro.pruning.counts import allocate
+from repro.pruning.egp import EGPPruner, reinitialise
+from repro.pruning.method import ComposedPruner
+from repro.pruning.schemas import EGPConfig
 from repro.run import run_dir_of, run_job
 from tests.conftest import compose
 
@@ -65,7 +67,7 @@ def mlp_with_known_weights() -> nn.Sequential:
 def test_prune_removes_the_allocated_smallest_weights_layer_by_layer() -> None:
     net = mlp_with_known_weights()
     masks = Masks.for_model(net)
-    pruner = EGPPruner(rate=0.5, steps=1, scope="layer")
+    pruner = EGPPruner.of(EGPConfig(rate=0.5, steps=1, scope="layer"))
     probe = {"_entropy": {"0": 1.0, "2": 0.0}, "_entropy_pass": {"0": 0.5, "2": 0.0}}
     ctx = PruneContext(model=net, step=1, device=torch.device("cpu"), measurements={"egp": probe})
     pruner.prune(masks, ctx)
@@ -78,8 +80,10 @@ def test_prune_removes_the_allocated_smallest_weights_layer_by_layer() -> None:
 def test_prune_without_the_probe_fails_clearly() -> None:
     net = mlp_with_known_weights()
     with pytest.raises(RuntimeError, match="egp"):
-        EGPPruner(steps=1).prune(Masks.for_model(net), PruneContext(net, 1, torch.device("cpu")))
-    assert EGPPruner(steps=1).needs() == {"egp"}
+        EGPPruner.of(EGPConfig(steps=1)).prune(
+            Masks.for_model(net), PruneContext(net, 1, torch.device("cpu"))
+        )
+    assert EGPPruner.of(EGPConfig(steps=1)).needs() == {"egp"}
 
 
 def test_egp_config_and_its_bad_values() -> None:
@@ -103,7 +107,7 @@ def test_imp_is_global_magnitude_over_every_conv_and_linear() -> None:
     cfg = compose("pruner=imp", "model=resnet18", "model.width=4")
     assert (cfg.pruner.rate, cfg.pruner.scope, cfg.pruner.rewind) == (0.5, "global", "none")
     job = build_job(cfg)
-    assert isinstance(job.pruner, RatePruner)
+    assert isinstance(job.pruner, ComposedPruner) and job.pruner.label == "IMP"
     assert {"fc", "layer2.0.downsample.0", "conv1"} <= set(job.masks)
     job.pruner.prune(job.masks, None)
     assert job.masks.sparsity() == pytest.approx(0.5, abs=1e-4)

@@ -12,8 +12,10 @@ from torch import nn
 from repro.errors import ConfigError
 from repro.masks import Masks
 from repro.pruning.base import PruneContext, TrainState
-from repro.pruning.gradual import GradualPruner, cubic_sparsity
 from repro.pruning.lobster import sensitivity_step
+from repro.pruning.method import ComposedPruner
+from repro.pruning.schedules import cubic_sparsity
+from repro.pruning.schemas import GradualConfig
 from repro.run import run_dir_of, run_job
 from tests.conftest import compose
 
@@ -47,7 +49,8 @@ def test_cubic_formula():
 def test_cubic_schedule_hits_its_target_exactly_at_the_end_epoch(scope: str):
     model = mlp()
     masks = Masks.for_model(model)
-    pruner = GradualPruner(sparsity=0.9, start_epoch=1, end_epoch=4, frequency=7, scope=scope)
+    cfg = GradualConfig(sparsity=0.9, start_epoch=1, end_epoch=4, frequency=7, scope=scope)
+    pruner = ComposedPruner.of(cfg)
     per_epoch = 10
     trace = drive(pruner, model, masks, per_epoch, epochs=6)
     t0, t1 = 1 * per_epoch, 4 * per_epoch
@@ -74,7 +77,7 @@ def test_cubic_schedule_hits_its_target_exactly_at_the_end_epoch(scope: str):
 def test_end_fraction_places_the_window_without_knowing_the_epochs():
     model = mlp()
     masks = Masks.for_model(model)
-    pruner = GradualPruner(sparsity=0.8, end_fraction=0.5, frequency=3)
+    pruner = ComposedPruner.of(GradualConfig(sparsity=0.8, end_fraction=0.5, frequency=3))
     trace = drive(pruner, model, masks, per_epoch=8, epochs=4)  # 32 iterations, the window ends at 16
     assert trace[15] == round(0.8 * masks.total()) / masks.total()
     assert trace[14] < trace[15]

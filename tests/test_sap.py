@@ -20,8 +20,10 @@ from repro.loop.state import cpu_state, rewind
 from repro.masks import Masks
 from repro.metrics.pqi import pqi, pqi_rows
 from repro.pruning.base import PruneContext
-from repro.pruning.oneshot_rewind import OneShotRewindPruner
-from repro.pruning.sap import SAPPruner, sap_count
+from repro.pruning.counts import sap_count
+from repro.pruning.method import ComposedPruner
+from repro.pruning.sap import SAPPruner
+from repro.pruning.schemas import RateConfig, SAPConfig
 from repro.run import run_dir_of, run_job
 from tests.conftest import REPO, cli_env, compose
 
@@ -51,7 +53,7 @@ def test_count_matches_the_closed_form_for_p_half_q_one():
     index = pqi(w)
     assert 0.3 < index < 0.9
     masks = _linear_masks(w)
-    SAPPruner(p=0.5, q=1.0, eta=0.0, gamma=1.0, beta=0.9).prune(masks, _ctx(None))
+    SAPPruner.of(SAPConfig(p=0.5, q=1.0, eta=0.0, gamma=1.0, beta=0.9)).prune(masks, _ctx(None))
     expected = math.floor(1000 * min(index, 0.9))
     assert masks.total() - masks.remaining() == expected
     # the pruned weights are exactly the `expected` smallest magnitudes
@@ -77,7 +79,7 @@ def test_one_hot_vector_is_capped_by_beta():
     w = torch.zeros(1, 10)
     w[0, 4] = 1.0  # I_{0.5,1} = 1 - 10^(1-2) = 0.9
     masks = _linear_masks(w)
-    SAPPruner(beta=0.5).prune(masks, _ctx(None))
+    SAPPruner.of(SAPConfig(beta=0.5)).prune(masks, _ctx(None))
     assert masks.remaining() == 5 and bool(masks["0"][0, 4])
 
 
@@ -88,7 +90,7 @@ def test_neuron_scope_prunes_each_row_by_its_own_count():
     w[3] = 1.0 + 0.01 * torch.rand(200)  # an almost flat row: its index is near 0
     rows = pqi_rows(w)
     masks = _linear_masks(w)
-    SAPPruner(scope="neuron").prune(masks, _ctx(None))
+    SAPPruner.of(SAPConfig(scope="neuron")).prune(masks, _ctx(None))
     removed = 200 - masks["0"].sum(dim=1)
     expected = torch.floor(200 * rows.clamp(max=0.9)).long()
     assert torch.equal(removed, expected)
@@ -102,7 +104,7 @@ def test_layer_scope_uses_each_layers_index():
         model[1].weight.pow_(5)
     masks = Masks.for_model(model)
     before = {n: pqi(masks.weight(n)) for n in masks}
-    SAPPruner(scope="layer").prune(masks, _ctx(model))
+    SAPPruner.of(SAPConfig(scope="layer")).prune(masks, _ctx(model))
     for n, total in (("0", 600), ("1", 100)):
         assert total - int(masks[n].sum()) == math.floor(total * min(before[n], 0.9))
 
@@ -122,7 +124,7 @@ def test_bad_sap_settings_fail_naming_the_key(override: str, needle: str):
         compose("pruner=sap", override)
     assert needle.split(" ")[0] in str(err.value)
     with pytest.raises(ConfigError):
-        SAPPruner(p=1.0, q=1.0)
+        SAPPruner.of(SAPConfig(p=1.0, q=1.0))
 
 
 def test_rewind_restores_initial_survivors_and_keeps_batch_norm_statistics():
@@ -156,7 +158,7 @@ def test_oneshot_rewind_masks_come_from_the_dense_weights_and_nest():
     with torch.no_grad():
         model[0].weight.normal_()  # the live weights differ from the dense ones
     masks = Masks.for_model(model)
-    pruner = OneShotRewindPruner(rate=0.2, scope="global")
+    pruner = ComposedPruner.of(RateConfig(rate=0.2, scope="global", count="target", source="dense"))
     previous = masks["0"].clone()
     for step in (1, 2, 3):
         pruner.prune(masks, _ctx(model, step, dense_state=dense))

@@ -5,8 +5,11 @@ import torch
 from torch import nn
 
 from repro.masks import Masks, prunable_modules
-from repro.pruning.magnitude import OneShotPruner, RatePruner, magnitude_scores
-from repro.pruning.scopes import counts_for_fraction, counts_for_target, prune_smallest
+from repro.pruning.counts import counts_for_fraction, counts_for_target
+from repro.pruning.method import ComposedPruner
+from repro.pruning.schemas import OneShotConfig, RateConfig
+from repro.pruning.scores import magnitude_scores
+from repro.pruning.update import prune_smallest
 
 
 def two_layer_masks() -> tuple[nn.Module, Masks]:
@@ -83,8 +86,8 @@ def test_fraction_of_remaining_compounds():
 
 
 def test_pruners_report_nominal_sparsity():
-    assert RatePruner(rate=0.5).nominal_sparsity(3) == pytest.approx(0.875)
-    assert OneShotPruner(sparsity=0.9).nominal_sparsity(1) == 0.9
+    assert ComposedPruner.of(RateConfig(rate=0.5)).nominal_sparsity(3) == pytest.approx(0.875)
+    assert ComposedPruner.of(OneShotConfig(sparsity=0.9)).nominal_sparsity(1) == 0.9
 
 
 def test_masks_state_roundtrip_rejects_mismatch():

@@ -48,7 +48,6 @@ class PruneLoop:
             psp_matrix_max_neurons=ent.psp_matrix_max_neurons,
         )
         self.hooks: list[StepHook] = build_hooks(cfg, job.pruner)
-        self.label = str(getattr(job.pruner, "label", None) or cfg.pruner.name)
 
     def test(self) -> dict[str, float]:
         return evaluate(self.job.model, self.batches.test(), self.job.device, self.cfg.trainer.amp)
@@ -65,14 +64,15 @@ class PruneLoop:
             return -(-t.iterations // max(per_epoch, 1))
         return dense_epochs(self.cfg) if step == 0 else t.epochs
 
-    def identity_fields(self) -> dict[str, Any]:
+    def identity_fields(self, step: int) -> dict[str, Any]:
         cfg = self.cfg
+        label_at = getattr(self.job.pruner, "label_at", None)
         return {
             "run": self.store.name,
             "model": cfg.model.name,
             "dataset": cfg.dataset.name,
             "pruner": cfg.pruner.name,
-            "method": self.label,
+            "method": str(label_at(step) if label_at else cfg.pruner.name),
             "scope": cfg.pruner.scope,
             "seed": int(cfg.seed),
         }
@@ -93,7 +93,7 @@ class PruneLoop:
                 self.run_step(step, init_state, dense_state)
             except DivergedError as exc:
                 record = {"step": step, "status": "diverged", "epoch": exc.epoch, "loss": str(exc.loss)}
-                store.append_record(record | self.identity_fields())
+                store.append_record(record | self.identity_fields(step))
                 store.set_status("diverged", step=step)
                 self.logger.summary({"status": "diverged", "diverged_step": step})
                 return store.records()
@@ -122,7 +122,7 @@ class PruneLoop:
             dense_state=dense_state,
             generator=torch.Generator().manual_seed(step_seed(cfg.seed, step)),
         )
-        record: dict[str, Any] = {"step": step, **self.identity_fields()}
+        record: dict[str, Any] = {"step": step, **self.identity_fields(step)}
         if step > 0:
             record.update(self.prune(step, ctx, init_state))
         result = self.train(step, ctx)

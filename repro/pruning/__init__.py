@@ -1,1 +1,1 @@
-"""Pruning parts (scores, count rules, schedules, mask updates) and the methods composed from them."""
+"""Pruning parts (scores, count rules, schedules, the mask update) and the methods composed from them."""

@@ -1,14 +1,15 @@
 """The pruner interface: a pruner decides how many weights go, where, and from which weights.
 
-The prune-retrain loop (``repro.loop.loop``) is the same for every method; a pruner only fills in
-:meth:`Pruner.prune` (and, for methods that prune while training, :meth:`Pruner.training_hook`).
+The prune-retrain loop is the same for every method; a pruner only fills in :meth:`Pruner.prune` (and, for
+methods that prune while training, :meth:`Pruner.training_hook`). Most methods are compositions of parts
+(:mod:`repro.pruning.method`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -50,20 +51,26 @@ class TrainState:
 
 
 TrainHook = Callable[[TrainState], None]
+P = TypeVar("P", bound="Pruner")
 
 
 class Pruner:
-    """Base pruner: holds the settings shared by every method (see ``repro.config.PrunerConfig``)."""
+    """What the loop calls; holds the settings every method shares (``repro.pruning.schemas.PrunerConfig``).
+
+    Settings arrive as keyword arguments from the config (no defaults here: the schema holds them once);
+    :meth:`of` builds a pruner from a schema instance, checked, for code and tests that have no config.
+    """
 
     def __init__(
         self,
         *,
-        steps: int = 1,
-        scope: str = "global",
-        prunable: Sequence[str] = ("conv", "linear"),
-        exclude: Sequence[str] = (),
-        rewind: str = "none",
-        use_best: bool = False,
+        steps: int,
+        scope: str,
+        prunable: Sequence[str],
+        exclude: Sequence[str],
+        rewind: str,
+        use_best: bool,
+        label: str | None,
     ) -> None:
         self.steps = steps
         self.scope = scope
@@ -71,6 +78,28 @@ class Pruner:
         self.exclude = tuple(exclude)
         self.rewind = rewind
         self.use_best = use_best
+        self._label = label
+
+    @classmethod
+    def of(cls: type[P], cfg: Any) -> P:
+        """Check the schema instance ``cfg`` (ranges, choices, rules) and build this class from it."""
+        from repro.pruning.schemas import settings
+        from repro.schema import check
+
+        check(cfg, "pruner")
+        return cls(**settings(cfg))
+
+    @property
+    def label(self) -> str:
+        """The method's name in records (``method``): the config's ``label``, else :meth:`derived_label`."""
+        return self._label or self.derived_label()
+
+    def derived_label(self) -> str:
+        return type(self).__name__
+
+    def label_at(self, step: int) -> str:
+        """The label of one step's record (EGP's from-scratch step differs); :attr:`label` by default."""
+        return self.label
 
     def prune(self, masks: Masks, ctx: PruneContext) -> None:
         """Update ``masks`` in place for step ``ctx.step`` (>= 1)."""

@@ -16,11 +16,13 @@ Choices that differ from the group's code, all documented options:
 - the original returns the bisection midpoint, which may break the tolerance; ``midpoint: false`` (default)
   applies the lower end, the largest threshold whose loss was verified within it;
 - biases are shrunk but never thresholded (masks cover weights only).
+
+Parts shared with the composed methods: the plateau schedule (:class:`~repro.pruning.schedules.Plateau`),
+the target count rule (the cap and the forced rest), the magnitude score and the mask update.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
@@ -30,8 +32,10 @@ from torch import nn
 from repro.errors import bad_value
 from repro.masks import Masks
 from repro.pruning.base import PruneContext, Pruner, TrainHook, TrainState
-from repro.pruning.magnitude import magnitude_scores
-from repro.pruning.scopes import counts_for_target, prune_smallest
+from repro.pruning.counts import counts_for_target
+from repro.pruning.schedules import Cubic, Plateau
+from repro.pruning.scores import magnitude_scores
+from repro.pruning.update import prune_smallest
 
 
 @torch.no_grad()
@@ -46,49 +50,25 @@ def sensitivity_step(modules: dict[str, nn.Module], lmbda: float, bias: bool = T
                 p.sub_(lmbda * p * torch.relu(1.0 - p.grad.abs()))
 
 
-class Plateau:
-    """Plateau of a loss: ``patience`` checks in a row without beating the best by ``delta`` (relative)."""
-
-    def __init__(self, patience: int, delta: float = 0.01) -> None:
-        self.patience = patience
-        self.delta = delta
-        self.reset()
-
-    def reset(self) -> None:
-        self.best = math.inf
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.bad = 0
-
-    def step(self, loss: float, model: nn.Module) -> bool:
-        if loss < self.best * (1.0 + self.delta):
-            self.bad = 0
-            if loss < self.best:
-                self.best = loss
-                self.best_state = copy.deepcopy(model.state_dict())
-        else:
-            self.bad += 1
-        return self.bad >= self.patience
-
-
 class LobsterPruner(Pruner):
     """LOBSTER during step ``prune_step``'s training (1: from the shared dense start); see the module doc."""
 
     def __init__(
         self,
         *,
-        sparsity: float = 0.9,
-        lmbda: float = 1e-4,
-        tolerance: float = 0.05,
-        patience: int = 20,
-        check_every: int = 0,
-        plateau_delta: float = 0.01,
-        bisection_delta: float = 0.05,
-        midpoint: bool = False,
-        regularize_bias: bool = True,
-        restore_best: bool = True,
-        force_at: float | None = 0.9,
-        val_batch_size: int = 1000,
-        prune_step: int = 1,
+        sparsity: float,
+        lmbda: float,
+        tolerance: float,
+        patience: int,
+        check_every: int,
+        plateau_delta: float,
+        bisection_delta: float,
+        midpoint: bool,
+        regularize_bias: bool,
+        restore_best: bool,
+        force_at: float | None,
+        val_batch_size: int,
+        prune_step: int,
         **kw,
     ) -> None:
         super().__init__(**kw)
@@ -236,4 +216,8 @@ class LobsterPruner(Pruner):
         return hook
 
     def nominal_sparsity(self, step: int) -> float | None:
-        return self.sparsity if step >= self.prune_step else 0.0
+        """Seen step by step, LOBSTER is one-shot at ``prune_step``."""
+        return Cubic(0.0, self.sparsity, self.prune_step, self.prune_step).target(step)
+
+    def derived_label(self) -> str:
+        return "LOBSTER"

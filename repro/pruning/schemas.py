@@ -1,17 +1,68 @@
-"""Schemas of the ``pruner`` config group (declared beside the pruners; no pruner is imported here)."""
+"""The pruner schemas (``schema/pruner/<name>``): every pruning default and range, written once, here.
+
+A YAML under ``conf/pruner/`` extends one of these and holds only ``_target_``, ``name`` and the values that
+differ. This module imports no implementation: the parts a composition names (``score``, ``count``,
+``schedule``) are looked up through :mod:`repro.registry` only when a config is checked.
+
+The built object receives every field but ``_target_``, ``name`` and ``pqi_grid`` (:data:`NOT_PASSED`) as a
+keyword argument; the classes repeat no default.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from repro.errors import check_choice, check_range
-from repro.schema import schema
+from repro.errors import bad_value, check_range
+from repro.schema import option, schema
 
 SCOPES = ("global", "layer", "neuron")
+# Read by the loop (or Hydra), never passed to the pruner.
+NOT_PASSED = ("_target_", "name", "pqi_grid")
+# A fraction of the remaining weights removed per step.
+RATE = {"gt": 0.0, "lt": 1.0}
+# A sparsity to reach.
+SPARSITY = {"ge": 0.0, "lt": 1.0}
 
 
-# --------------------------------------------------------------------------- pruner
+def lookup(root: Any, path: str) -> Any:
+    """``root.a.b`` for a dotted ``path`` through mappings or attributes; None where a level is missing."""
+    node = root
+    for part in path.split("."):
+        if node is None:
+            return None
+        node = node.get(part) if isinstance(node, Mapping) else getattr(node, part, None)
+    return node
+
+
+def settings(cfg: Any) -> dict[str, Any]:
+    """The keyword arguments a pruner is built with from the schema instance ``cfg``."""
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in NOT_PASSED}
+
+
+def part_keys(part: type) -> list[str]:
+    """The config keys a registered part reads: its dataclass fields that its constructor takes."""
+    return [f.name for f in dataclasses.fields(part) if f.init]
+
+
+def check_parts(prefix: str, parts: Mapping[str, str | None], keys: Iterable[str]) -> None:
+    """Fail unless the composition ``parts`` (kind -> registry name) can be built from the config ``keys``:
+    every part's settings present, and a schedule for a count rule that prunes to a target."""
+    from repro.registry import get
+
+    keys = set(keys)
+    for kind, name in parts.items():
+        missing = [k for k in part_keys(get(kind)[name]) if k not in keys] if name is not None else []
+        if missing:
+            raise bad_value(
+                f"{prefix}.{kind}", name, f"it reads {prefix}.{missing[0]}, which this pruner lacks"
+            )
+    if parts["schedule"] is None and get("count")[str(parts["count"])].needs_target:
+        raise bad_value(
+            f"{prefix}.schedule", None, f"count={parts['count']} prunes to a target: name a schedule"
+        )
 
 
 @schema("pruner", "base")
@@ -20,159 +71,153 @@ class PrunerConfig:
     _target_: str = "???"
     name: str = "???"
     # Pruning steps after the dense training (step 0).
-    steps: int = 1
-    scope: str = "global"
+    steps: int = option(1, ge=0)
+    scope: str = option("global", choices=SCOPES)
     # Module kinds whose weight is prunable, and fnmatch patterns of module names to leave dense.
-    prunable: list[str] = field(default_factory=lambda: ["conv", "linear"])
-    exclude: list[str] = field(default_factory=list)
+    prunable: list[str] = option(
+        lambda: ["conv", "linear"], choices=("conv", "linear"), each=True, nonempty=True
+    )
+    exclude: list[str] = option(list)
     # Where surviving weights restart before retraining: none (continue), init (values at step 0 start).
-    rewind: str = "none"
+    # Where the survivors restart before retraining: none (continue), init (their initial values, the
+    # lottery ticket), random (a fresh draw of the initial weights: the random re-initialisation control).
+    rewind: str = option("none", choices=("none", "init", "random"))
     # Prune from the step's best-test-accuracy weights instead of the last ones.
     use_best: bool = False
     # Also write each step's PQ Index over the (p, q) heat-map grid to pqi/step_<t>.json (read by the loop,
     # not passed to the pruner; 20 passes over the weights per step, so off unless a SAP figure needs it).
     pqi_grid: bool = False
+    # The method's name in records and tables; None: the pruner derives it (LT, SAP(0.5,1), EGP, ...).
+    label: str | None = None
 
     def rules(self, prefix: str, root: Any) -> None:
-        check_range(f"{prefix}.steps", self.steps, 0)
-        check_choice(f"{prefix}.scope", self.scope, SCOPES)
-        check_choice(f"{prefix}.rewind", self.rewind, ("none", "init", "random"))
-        for i, kind in enumerate(self.prunable):
-            check_choice(f"{prefix}.prunable[{i}]", kind, ("conv", "linear"))
-        if not self.prunable:
-            check_choice(f"{prefix}.prunable", self.prunable, ("a non-empty list of conv, linear",))
+        prune_step = getattr(self, "prune_step", None)
+        if prune_step is not None:
+            check_range(f"{prefix}.prune_step", prune_step, 1, self.steps)
+
+
+@dataclass
+class ComposedConfig(PrunerConfig):
+    """A pruner composed of parts named in their registries (``repro.pruning.method.ComposedPruner``).
+
+    Each part reads the settings named by its fields (``rate``, ``sparsity``, ``p``, ...) from this node.
+    """
+
+    # How weights are ranked within a scope unit (the lowest go): magnitude, random.
+    score: str = option("magnitude", registry="score")
+    # How many weights each unit loses at a step: target, rate, pqi, egp.
+    count: str = option("target", registry="count")
+    # The sparsity per step (and, for cubic, per iteration of a step's training); None: the count rule alone.
+    schedule: str | None = option(None, registry="schedule")
+    # Which weights are scored: live (the model's, or its best checkpoint with use_best) or dense (the
+    # step-0 trained weights, loaded into the model before pruning: the SAP paper's one-shot OS).
+    source: str = option("live", choices=("live", "dense"))
+
+    def rules(self, prefix: str, root: Any) -> None:
+        super().rules(prefix, root)
+        parts = {"score": self.score, "count": self.count, "schedule": self.schedule}
+        check_parts(prefix, parts, [f.name for f in dataclasses.fields(self)])
 
 
 @schema("pruner", "oneshot")
 @dataclass
-class OneShotConfig(PrunerConfig):
-    sparsity: float = 0.9
+class OneShotConfig(ComposedConfig):
+    """Prune to ``sparsity`` at step 1 (one-shot: the schedule whose start equals its end)."""
 
-    def rules(self, prefix: str, root: Any) -> None:
-        super().rules(prefix, root)
-        check_range(f"{prefix}.sparsity", self.sparsity, 0.0, 1.0, high_open=True)
+    schedule: str | None = option("oneshot", registry="schedule")
+    sparsity: float = option(0.9, **SPARSITY)
 
 
 @schema("pruner", "rate")
 @dataclass
-class RateConfig(PrunerConfig):
-    # Fraction of the remaining weights removed at each step.
-    rate: float = 0.2
+class RateConfig(ComposedConfig):
+    """Remove ``rate`` of the remaining weights per step and unit (nominal sparsity 1 - (1 - rate)^t)."""
 
-    def rules(self, prefix: str, root: Any) -> None:
-        super().rules(prefix, root)
-        check_range(f"{prefix}.rate", self.rate, 0.0, 1.0, low_open=True, high_open=True)
+    count: str = option("rate", registry="count")
+    schedule: str | None = option("geometric", registry="schedule")
+    rate: float = option(0.2, **RATE)
 
 
 @schema("pruner", "sap")
 @dataclass
-class SAPConfig(PrunerConfig):
-    # SAP count rule (repro.pruning.sap): PQ Index exponents 0 < p < q, eta >= 0, gamma > 0, 0 < beta <= 1.
-    p: float = 0.5
-    q: float = 1.0
-    eta: float = 0.0
-    gamma: float = 1.0
-    beta: float = 0.9
+class SAPConfig(ComposedConfig):
+    """SAP's PQ Index count rule (PAPERS.md section 2): 0 < p < q, eta >= 0, gamma > 0, 0 < beta <= 1."""
+
+    count: str = option("pqi", registry="count")
+    p: float = option(0.5, gt=0.0)
+    q: float = option(1.0, gt=0.0)
+    eta: float = option(0.0, ge=0.0)
+    gamma: float = option(1.0, gt=0.0)
+    beta: float = option(0.9, gt=0.0, le=1.0)
 
     def rules(self, prefix: str, root: Any) -> None:
-        super().rules(prefix, root)
-        check_range(f"{prefix}.p", self.p, 0.0, low_open=True)
         check_range(f"{prefix}.q", self.q, self.p, low_open=True)
-        check_range(f"{prefix}.eta", self.eta, 0.0)
-        check_range(f"{prefix}.gamma", self.gamma, 0.0, low_open=True)
-        check_range(f"{prefix}.beta", self.beta, 0.0, 1.0, low_open=True)
+        super().rules(prefix, root)
+
+
+@schema("pruner", "egp")
+@dataclass
+class EGPConfig(ComposedConfig):
+    """EGP (PAPERS.md section 1): ``rate`` of the candidates' surviving weights per step, layer by layer."""
+
+    scope: str = option("layer", choices=("layer",))
+    rewind: str = option("none", choices=("none",))
+    count: str = option("egp", registry="count")
+    schedule: str | None = option("geometric", registry="schedule")
+    rate: float = option(0.5, **RATE)
+    # Layer entropy that drives the allocation: batch (official per-batch mean) or pass (whole pass).
+    estimator: str = option("batch", choices=("batch", "pass"))
+    # Add the retrain-from-scratch ablation as one extra step after the last EGP step.
+    scratch: bool = False
 
 
 @schema("pruner", "gradual")
 @dataclass
 class GradualConfig(OneShotConfig):
-    # Cubic schedule of Zhu & Gupta during step `prune_step`'s training (repro.pruning.gradual).
-    initial_sparsity: float = 0.0
-    start_epoch: int = 0
+    """Zhu & Gupta's cubic schedule during step ``prune_step``'s training (the ``cubic`` schedule)."""
+
+    schedule: str | None = option("cubic", registry="schedule")
+    initial_sparsity: float = option(0.0, ge=0.0)
+    start_epoch: int = option(0, ge=0)
     # None: end after `end_fraction` of the step's iterations; the target is reached exactly there.
     end_epoch: int | None = None
-    end_fraction: float = 0.75
-    frequency: int = 100
+    end_fraction: float = option(0.75, gt=0.0, le=1.0)
+    # Optimizer steps between two pruning events.
+    frequency: int = option(100, ge=1)
     prune_step: int = 1
 
     def rules(self, prefix: str, root: Any) -> None:
-        super().rules(prefix, root)
         check_range(f"{prefix}.initial_sparsity", self.initial_sparsity, 0.0, self.sparsity)
-        check_range(f"{prefix}.start_epoch", self.start_epoch, 0)
         if self.end_epoch is not None:
-            check_range(f"{prefix}.end_epoch", self.end_epoch, self.start_epoch + 1)
-        check_range(f"{prefix}.end_fraction", self.end_fraction, 0.0, 1.0, low_open=True)
-        check_range(f"{prefix}.frequency", self.frequency, 1)
-        check_range(f"{prefix}.prune_step", self.prune_step, 1, self.steps)
-        self.rules_with(root, prefix)
-
-    def rules_with(self, cfg: Any, prefix: str) -> None:
-        if self.end_epoch is not None and self.end_epoch > cfg.trainer.epochs:
-            check_range(f"{prefix}.end_epoch", self.end_epoch, self.start_epoch + 1, cfg.trainer.epochs)
+            epochs = lookup(root, "trainer.epochs")
+            high = epochs if epochs is not None and self.end_epoch > epochs else None
+            check_range(f"{prefix}.end_epoch", self.end_epoch, self.start_epoch + 1, high)
+        super().rules(prefix, root)
 
 
 @schema("pruner", "lobster")
 @dataclass
-class LobsterConfig(OneShotConfig):
-    # LOBSTER (repro.pruning.lobster): shrink insensitive weights, threshold at validation-loss plateaus.
-    lmbda: float = 1e-4
-    tolerance: float = 0.05
-    patience: int = 20
+class LobsterConfig(PrunerConfig):
+    """LOBSTER (``repro.pruning.lobster``): shrink insensitive weights, threshold at loss plateaus."""
+
+    scope: str = option("global", choices=("global",))
+    sparsity: float = option(0.9, **SPARSITY)
+    lmbda: float = option(1e-4, ge=0.0)
+    tolerance: float = option(0.05, ge=0.0)
+    patience: int = option(20, ge=0)
     # Optimizer steps between plateau checks; 0 checks once per epoch (the group's code).
-    check_every: int = 0
-    plateau_delta: float = 0.01
-    bisection_delta: float = 0.05
+    check_every: int = option(0, ge=0)
+    plateau_delta: float = option(0.01, ge=0.0)
+    bisection_delta: float = option(0.05, gt=0.0)
     midpoint: bool = False
     regularize_bias: bool = True
     restore_best: bool = True
     # Fraction of the step's iterations after which the rest of the target is pruned by magnitude.
-    force_at: float | None = 0.9
-    val_batch_size: int = 1000
+    force_at: float | None = option(0.9, gt=0.0, le=1.0)
+    val_batch_size: int = option(1000, ge=1)
     prune_step: int = 1
 
     def rules(self, prefix: str, root: Any) -> None:
         super().rules(prefix, root)
-        check_choice(f"{prefix}.scope", self.scope, ("global",))
-        check_range(f"{prefix}.lmbda", self.lmbda, 0.0)
-        check_range(f"{prefix}.tolerance", self.tolerance, 0.0)
-        check_range(f"{prefix}.patience", self.patience, 0)
-        check_range(f"{prefix}.check_every", self.check_every, 0)
-        check_range(f"{prefix}.plateau_delta", self.plateau_delta, 0.0)
-        check_range(f"{prefix}.bisection_delta", self.bisection_delta, 0.0, low_open=True)
-        if self.force_at is not None:
-            check_range(f"{prefix}.force_at", self.force_at, 0.0, 1.0, low_open=True)
-        check_range(f"{prefix}.val_batch_size", self.val_batch_size, 1)
-        check_range(f"{prefix}.prune_step", self.prune_step, 1, self.steps)
-        self.rules_with(root, prefix)
-
-    def rules_with(self, cfg: Any, prefix: str) -> None:
-        if int(cfg.dataset.get("val_size", 0) or 0) == 0:
-            from repro.errors import bad_value
-
+        if root is not self and not int(lookup(root, "dataset.val_size") or 0):
             raise bad_value("dataset.val_size", 0, "pruner=lobster needs a validation split: set it > 0")
-
-
-@schema("pruner", "egp")
-@dataclass
-class EGPConfig(RateConfig):
-    # EGP (repro.pruning.egp): rate of the candidates' surviving weights per step, layer-wise only.
-    rate: float = 0.5
-    scope: str = "layer"
-    # Layer entropy that drives the allocation: batch (official per-batch mean) or pass (whole pass).
-    estimator: str = "batch"
-    # Add the retrain-from-scratch ablation as one extra step after the last EGP step.
-    scratch: bool = False
-
-    def rules(self, prefix: str, root: Any) -> None:
-        super().rules(prefix, root)
-        check_choice(f"{prefix}.scope", self.scope, ("layer",))
-        check_choice(f"{prefix}.estimator", self.estimator, ("batch", "pass"))
-        check_choice(f"{prefix}.rewind", self.rewind, ("none",))
-
-
-@schema("pruner", "not_implemented")
-@dataclass
-class NotImplementedPrunerConfig(PrunerConfig):
-    pass
-
-

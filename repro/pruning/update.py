@@ -1,12 +1,12 @@
-"""Where a pruning count applies: one pool of weights (global), each layer, or each output neuron.
+"""The mask update, per scope unit: one pool of weights (global), each layer, or each output neuron.
 
-A pruner decides *how many* weights each scope unit loses; :func:`prune_smallest` removes that many of the
-lowest-scoring surviving weights in each unit. Counts are exact (ties broken by a stable sort).
+A count rule (:mod:`repro.pruning.counts`) decides *how many* weights each unit loses; :func:`prune_smallest`
+removes that many of the lowest-scoring surviving weights of each unit (a score, :mod:`repro.pruning.scores`,
+ranks them). Counts are exact (ties broken by a stable sort) and masks only shrink.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -48,31 +48,6 @@ def map_counts(counts: Counts, fn: Callable[[torch.Tensor], torch.Tensor]) -> Co
     for n, c in counts.items():
         value = fn(torch.as_tensor(c, dtype=torch.float64))
         out[n] = int(value.item()) if isinstance(c, int) else value.long()
-    return out
-
-
-def counts_for_fraction(masks: Masks, scope: str, fraction: float) -> Counts:
-    """Remove ``fraction`` of each unit's remaining weights, rounded to the nearest count.
-
-    Rounding (not ceiling) keeps small units alive: a neuron with one or two weights left keeps them at a 20 %
-    rate instead of losing its last weight, as a per-unit quantile threshold would.
-    """
-    return map_counts(remaining_per_unit(masks, scope), lambda r: torch.floor(r * fraction + 0.5))
-
-
-def counts_for_target(masks: Masks, scope: str, sparsity: float) -> Counts:
-    """Remove what is needed for each unit to reach ``sparsity`` of its total (never regrows)."""
-    total = total_per_unit(masks, scope)
-    remaining = remaining_per_unit(masks, scope)
-    if isinstance(total, int):
-        assert isinstance(remaining, int)
-        return max(0, remaining - (total - math.floor(sparsity * total + 0.5)))
-    out: dict = {}
-    for n in total:
-        t = torch.as_tensor(total[n], dtype=torch.float64)
-        keep = t - torch.floor(sparsity * t + 0.5)
-        c = (torch.as_tensor(remaining[n], dtype=torch.float64) - keep).clamp(min=0)
-        out[n] = int(c.item()) if isinstance(total[n], int) else c.long()
     return out
 
 
