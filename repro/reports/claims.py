@@ -93,7 +93,7 @@ def _last(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _interpolate(trajectory: pd.DataFrame, metric: str, remaining: float) -> float:
-    """The baseline's ``metric`` at ``remaining`` (linear in log remaining); NaN outside its range."""
+    """A run's ``metric`` at ``remaining`` (linear in log remaining weights); NaN outside its range."""
     part = trajectory[["remaining", metric]].apply(pd.to_numeric, errors="coerce").dropna()
     part = part[part["remaining"] > 0].sort_values("remaining")
     if part.empty or not part["remaining"].min() <= remaining <= part["remaining"].max():

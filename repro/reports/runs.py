@@ -13,7 +13,6 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -82,27 +81,20 @@ class Runs:
     rows: pd.DataFrame
     runs: pd.DataFrame
     readers: dict[str, RunReader] = field(default_factory=dict)
+    cache: dict[tuple[str, str, int], Any] = field(default_factory=dict)  # artifacts read so far
 
     def subset(self, rows: pd.DataFrame) -> Runs:
         """The same runs restricted to ``rows`` (a filtered copy of ``self.rows``)."""
         names = set(rows["run"]) if "run" in rows else set()
-        return Runs(rows, self.runs[self.runs["run"].isin(names)], self.readers)
-
-    @property
-    def finished(self) -> pd.DataFrame:
-        return self.rows[self.rows["state"] == FINISHED] if "state" in self.rows else self.rows
+        return Runs(rows, self.runs[self.runs["run"].isin(names)], self.readers, self.cache)
 
     def artifact(self, run: str, kind: str, step: int) -> Any:
-        """A per-step artifact of a run (see ``repro.store.paths.STEP_ARTIFACTS``), or None."""
-        return _artifact(self.readers[run], kind, int(step))
-
-    def depth(self, run: str) -> Any:
-        return self.readers[run].depth()
-
-
-@cache
-def _artifact(reader: RunReader, kind: str, step: int) -> Any:
-    return reader.artifact(kind, step)
+        """A per-step artifact of a run (see ``repro.store.paths.STEP_ARTIFACTS``), or None; each file is
+        read once per aggregation however many figures use it."""
+        key = (run, kind, int(step))
+        if key not in self.cache:
+            self.cache[key] = self.readers[run].artifact(kind, int(step))
+        return self.cache[key]
 
 
 def load(readers: Iterable[RunReader]) -> Runs:

@@ -19,6 +19,7 @@ from repro.store.identity import NON_IDENTITY_KEYS
 REPLICATE = "seed"
 IGNORED = (*NON_IDENTITY_KEYS, REPLICATE)
 DENSE_EXCLUDED = ("pruner",)  # runs equal apart from these share their dense start (per seed)
+ALWAYS = (f"{CONFIG}model.name", f"{CONFIG}dataset.name")  # shown whenever they vary, even if implied
 
 
 def _ignored(key: str, prefixes: Sequence[str] = IGNORED) -> bool:
@@ -49,10 +50,14 @@ def varying(rows: pd.DataFrame) -> list[str]:
 
 
 def setting_keys(rows: pd.DataFrame, first: Sequence[str] = ("method",)) -> list[str]:
-    """``first`` (record fields) and the varying config columns not already determined by the keys kept."""
+    """``first`` (record fields), the model and data set names when they vary, and every other varying
+    config column not already determined by the keys kept."""
     runs = _per_run(rows)
-    kept = [k for k in first if k in rows.columns]
-    for c in varying(rows):
+    candidates = varying(rows)
+    kept = [k for k in first if k in rows.columns] + [c for c in candidates if c in ALWAYS]
+    for c in candidates:
+        if c in kept:
+            continue
         norm = pd.DataFrame({k: runs[k].map(normal) for k in [*kept, c]})
         spread = norm.groupby(kept)[c].nunique() if kept else pd.Series([norm[c].nunique()])
         if (spread > 1).any():

@@ -62,11 +62,11 @@ def stat_table(
         done = part[part["state"] == FINISHED]
         row["n"] = int(done[REPLICATE].astype(str).nunique()) if REPLICATE in done else len(done)
         for c in present:
-            numbers = per_seed(done, c.key, c.scale)
+            seeds = per_seed(done, c.key, c.scale)
             if c.agg == "max":
-                row[c.label] = float(numbers.max()) if len(numbers) else math.nan
+                row[c.label] = float(seeds.max()) if len(seeds) else math.nan
                 continue
-            mean = fill(row, c.label, numbers)
+            mean = fill(row, c.label, seeds)
             for ref in matching(references, part, c):
                 row[c.label + PAPER] = ref.value
                 row[c.label + VS_PAPER] = mean - ref.value
