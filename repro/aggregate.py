@@ -1,109 +1,59 @@
-"""Records -> one tidy frame -> comparison tables (CSV, Markdown, LaTeX) and each paper's report.
+"""Runs -> run list, summary table, tidy table and each paper's report (tables, claims, figures).
 
 ``python -m repro.aggregate DIR`` reads every run under DIR (run directories, or a sweep folder whose job
-folders link to them), prints the summary table and writes it into DIR. A Hydra callback does the same at
-the end of every multirun.
+folders link to them) through the run store's reader, prints the summary table and writes into DIR (or
+``--out``): ``runs.*`` (each run's state; damaged runs are listed there and left out), ``summary.*``
+(settings x step, mean ± std [95 % interval] over seeds), ``tidy.csv`` / ``tidy.parquet`` (one row per run
+and step) and one folder per paper report. A Hydra callback does the same at the end of every multirun.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from repro.reports import mean_std
-from repro.store import atomic_write
-
-KEYS = ["model", "dataset", "pruner", "scope", "step"]
-
-
-def find_runs(root: Path) -> list[Path]:
-    """Directories holding a ``records.jsonl`` below ``root`` (links followed, each run once)."""
-    seen: dict[str, Path] = {}
-    for dirpath, _dirs, files in os.walk(root, followlinks=True):
-        if "records.jsonl" in files:
-            seen.setdefault(os.path.realpath(dirpath), Path(dirpath))
-    return sorted(seen.values(), key=lambda p: p.name)
-
-
-def load_records(runs: Iterable[Path]) -> pd.DataFrame:
-    """One row per (run, step); nested dicts (per-layer values) are kept as objects."""
-    rows: list[dict[str, Any]] = []
-    for run in runs:
-        status = {}
-        if (run / "status.json").exists():
-            status = json.loads((run / "status.json").read_text())
-        for line in (run / "records.jsonl").read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                rec.setdefault("run", run.name)
-                rec["run_status"] = status.get("status", "unknown")
-                rec["run_dir"] = str(run)
-                rows.append(rec)
-    return pd.DataFrame(rows)
-
-
-def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """model x dataset x pruner x scope x step: sparsity and test accuracy (mean ± std over seeds), in %."""
-    if df.empty:
-        return pd.DataFrame()
-    keys = [k for k in KEYS if k in df.columns]
-    rows = []
-    for key, group in df.groupby(keys, sort=True, dropna=False):
-        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        ok = group[group.get("status", "ok") != "diverged"] if "status" in group else group
-        row["sparsity %"] = mean_std(ok["sparsity"], 100) if "sparsity" in ok and len(ok) else "-"
-        row["test acc %"] = mean_std(ok["test_acc"], 100) if "test_acc" in ok and len(ok) else "-"
-        row["seeds"] = int(group["seed"].nunique()) if "seed" in group else len(group)
-        diverged = int((group.get("status") == "diverged").sum()) if "status" in group else 0
-        if diverged:
-            row["test acc %"] = f"{row['test acc %']} ({diverged} diverged)"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def write_table(table: pd.DataFrame, out_dir: Path, name: str) -> list[Path]:
-    """Write ``table`` as CSV, Markdown and LaTeX (atomically)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{name}.csv", out_dir / f"{name}.md", out_dir / f"{name}.tex"]
-    atomic_write(paths[0], table.to_csv(index=False).encode())
-    atomic_write(paths[1], (table.to_markdown(index=False) + "\n").encode())
-    atomic_write(paths[2], table.to_latex(index=False).encode())
-    return paths
+from repro.registry import get
+from repro.reports import build_reports, names
+from repro.reports.runs import load_dir
+from repro.reports.summary import write_common
+from repro.reports.tables import markdown
+from repro.store import warn
 
 
 def aggregate(
     root: Path, out_dir: Path | None = None, reports: list[str] | None = None, quiet: bool = False
 ) -> dict[str, Any]:
-    """Build the summary table and every applicable paper report from the runs under ``root``."""
-    from repro.reports import build_reports
+    """Write the run list, the summary and tidy tables and the paper reports for the runs under ``root``.
 
+    Returns ``frame`` (one row per run and step), ``runs`` (one row per run), ``table`` (the summary) and
+    ``files`` (every file written).
+    """
+    for name in reports or []:
+        get("report")[name]  # an unknown name fails here, listing the known ones
     root = Path(root)
     out_dir = Path(out_dir) if out_dir else root
-    runs = find_runs(root)
-    df = load_records(runs)
-    table = summary_table(df)
-    written: list[Path] = []
-    if not table.empty:
-        written += write_table(table, out_dir, "summary")
-        written += build_reports(df, out_dir, reports)
+    runs = load_dir(root)
+    for _, run in runs.runs[runs.runs["state"] == "damaged"].iterrows():
+        warn(f"{run['dir']}: left out ({run['reason']})")
+    table, files = write_common(runs, out_dir) if len(runs.runs) else (None, [])
+    if table is not None and not table.empty:
+        files += build_reports(runs, out_dir, reports)
     if not quiet:
-        if table.empty:
+        if table is None or table.empty:
             print(f"[repro] no records under {root}")
         else:
-            print(table.to_markdown(index=False))
-            print(f"[repro] {len(runs)} runs; tables and figures in {out_dir}:")
-            for p in written:
+            print(markdown(table))
+            states = runs.runs["state"].value_counts()
+            print(f"[repro] {len(runs.runs)} runs ({', '.join(f'{n} {s}' for s, n in states.items())})")
+            print(f"[repro] tables and figures in {out_dir}:")
+            for p in files:
                 print(f"  {p}")
-    return {"frame": df, "table": table, "files": written, "runs": runs}
+    return {"frame": runs.rows, "runs": runs.runs, "table": table, "files": files}
 
 
 class AggregateCallback(Callback):
@@ -123,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         "--report",
         action="append",
         default=None,
-        help="paper report(s) to build (default: every report whose runs are present)",
+        help=f"paper report(s) to build (default: every report whose runs are present; {', '.join(names())})",
     )
     args = parser.parse_args(argv)
     if not args.root.is_dir():

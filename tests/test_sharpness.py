@@ -118,6 +118,9 @@ def test_cli_multirun_of_three_pruners_on_real_mnist_draws_the_1d_plot(mnist_roo
     import subprocess
     import sys
 
+    import pandas as pd
+
+    from repro.reports.runs import normal
     from tests.conftest import REPO, cli_env
 
     args = [
@@ -137,9 +140,9 @@ def test_cli_multirun_of_three_pruners_on_real_mnist_draws_the_1d_plot(mnist_roo
     (out,) = (tmp_path / "multirun" / "ovg").glob("*/sharpness")  # the multirun's aggregation callback
     for figure in ("curve1d", "surface2d", "interpolation", "psp_hist", "psp_matrix"):
         assert (out / f"{figure}_lenet300_mnist.png").exists(), figure
-    rows = [line.split("|") for line in (out / "oneshot_vs_gradual.md").read_text().splitlines()]
-    at95 = {r[4].strip(): r for r in rows if len(r) > 5 and r[3].strip() == "95"}
-    assert set(at95) == {"oneshot", "gradual", "lobster"}
-    for method, r in at95.items():
-        assert float(r[5]) < 10.0, method  # test error %, far below chance (90 %) after real training
-        assert float(r[6]) == pytest.approx(95.0, abs=0.01), method  # sparsity reached
+    table = pd.read_csv(out / "oneshot_vs_gradual.csv")
+    final = table[table["method"] != "dense"].set_index("method")
+    assert {normal(m) for m in final.index} == {"oneshot", "gradual", "lobster"}
+    for method, r in final.iterrows():
+        assert r["test error %"] < 10.0, method  # far below chance (90 %) after real training
+        assert r["sparsity %"] == pytest.approx(95.0, abs=0.01), method  # sparsity reached

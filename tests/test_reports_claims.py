@@ -1,0 +1,121 @@
+"""Claims on constructed paired data: the verdicts (holds / reversed / not significant), the paired
+statistics against scipy, the pairing by dense start and seed, and the PSP claim's mean over neurons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from repro.reports.claims import Claim, evaluate
+from repro.reports.runs import load_dir
+from repro.reports.sharpness.claims import CLAIMS as OVG_CLAIMS
+from tests.test_reports_fixtures import config, record, write_run
+
+SEEDS = (0, 1, 2, 3)
+# per seed: (one-shot, gradual) values; error: gradual clearly lower; eig: gradual clearly lower although
+# the claim says higher; eps: differences of both signs
+ERROR = [(0.050, 0.040), (0.052, 0.041), (0.049, 0.040), (0.051, 0.042)]
+EIG = [(3.0, 2.0), (3.1, 2.2), (2.9, 2.0), (3.0, 2.1)]
+EPS = [(1.0, 1.2), (1.1, 0.9), (1.0, 1.05), (1.2, 1.1)]
+CLAIMS = [
+    Claim("gradual lower test error", "test_error", "gradual", "one-shot", "lower", scale=100.0),
+    Claim("gradual sharper (eig)", "hessian_top_eig", "gradual", "one-shot", "higher"),
+    Claim("gradual sharper (eps)", "eps_sharpness", "gradual", "one-shot", "higher"),
+]
+
+
+def paired_runs(root: Path) -> None:
+    for i, seed in enumerate(SEEDS):
+        for j, method in enumerate(("one-shot", "gradual")):
+            cfg = config(seed, name=method, sparsity=0.9)
+            fields = {"test_acc": 1 - ERROR[i][j], "sparsity": 0.9, "hessian_top_eig": EIG[i][j]}
+            fields |= {
+                "eps_sharpness": EPS[i][j],
+                "psp_network": 5.0 - j,
+                "psp_network_neurons": 5.0 + j + 0.01 * i,
+            }
+            dense = record(0, cfg, method=method, test_acc=0.98, sparsity=0.0)
+            write_run(root, f"{method}-s{seed}", cfg, [dense, record(1, cfg, method=method, **fields)])
+    # a one-shot run from another dense start (other learning rate): no gradual partner, never paired
+    cfg = config(0, lr=0.5, name="one-shot", sparsity=0.9)
+    write_run(root, "other-start", cfg, [record(1, cfg, method="one-shot", test_acc=0.5, sparsity=0.9)])
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> pd.DataFrame:
+    paired_runs(tmp_path)
+    return evaluate(CLAIMS, load_dir(tmp_path / "runs").rows).set_index("claim")
+
+
+def test_one_claim_holds_one_is_reversed_one_is_not_significant(table):
+    assert table.loc["gradual lower test error", "verdict"] == "holds"
+    assert table.loc["gradual sharper (eig)", "verdict"] == "reversed"
+    assert table.loc["gradual sharper (eps)", "verdict"] == "not significant"
+
+
+@pytest.mark.parametrize(
+    ("claim", "pairs", "scale"),
+    [("gradual lower test error", ERROR, 100.0), ("gradual sharper (eps)", EPS, 1.0)],
+)
+def test_paired_statistics_match_scipy(table, claim, pairs, scale):
+    base = np.array([b for b, _ in pairs]) * scale
+    treat = np.array([t for _, t in pairs]) * scale
+    d = treat - base
+    row = table.loc[claim]
+    assert row["n"] == len(SEEDS) and row["setting"] == "lr=0.01"  # the other dense start is a setting apart
+    assert row["difference"] == pytest.approx(d.mean())
+    low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
+    assert (row["difference 95% low"], row["difference 95% high"]) == pytest.approx((low, high))
+    assert row["t-test p"] == pytest.approx(stats.ttest_rel(treat, base).pvalue)
+    assert row["sign-test p"] == pytest.approx(stats.binomtest(int((d > 0).sum()), len(d)).pvalue)
+    assert row["treatment"] == pytest.approx(treat.mean()) and row["baseline"] == pytest.approx(base.mean())
+
+
+def test_psp_claim_uses_the_mean_over_neurons(tmp_path):
+    paired_runs(tmp_path)
+    rows = load_dir(tmp_path / "runs").rows
+    psp = [c for c in OVG_CLAIMS if "PSP" in c.text and c.treatment == "gradual"]
+    assert [c.metric for c in psp] == ["psp_network_neurons"]
+    verdicts = evaluate(psp, rows)
+    assert verdicts["verdict"].tolist() == ["holds"]  # the layer mean (psp_network) would say reversed
+    assert verdicts["setting"].tolist() == ["lr=0.01, sparsity=0.9"]
+
+
+def test_claims_without_runs_or_partners_say_so(tmp_path):
+    paired_runs(tmp_path)
+    rows = load_dir(tmp_path / "runs").rows
+    missing = Claim("LOBSTER lower error", "test_error", "LOBSTER", "one-shot", "lower")
+    out = evaluate([missing], rows)
+    assert out["verdict"].tolist() == ["not run"] and "LOBSTER" in out["note"].iloc[0]
+    one = evaluate(CLAIMS[:1], rows[rows["seed"] == 0])
+    assert one["n"].tolist() == [1] and one["verdict"].tolist() == ["not significant"]
+
+
+def test_within_margin_and_equal_compression(tmp_path):
+    for seed in (0, 1, 2):
+        for method, keep, acc in (
+            ("EGP", 0.5, 0.900),
+            ("IMP", 0.5, 0.902),
+            ("SAP", 0.8, 0.95),
+            ("LT", 0.5, 0.9),
+        ):
+            cfg = config(seed, name=method.lower())
+            steps = [
+                record(k, cfg, method=method, test_acc=acc - 0.01 * k + 0.001 * seed, sparsity=1 - keep**k)
+                for k in range(4)
+            ]
+            write_run(tmp_path, f"{method}-{seed}", cfg, steps)
+    rows = load_dir(tmp_path / "runs").rows
+    within = Claim("close", "test_acc", "EGP", "IMP", "within", margin=1.0, at="step", scale=100.0)
+    far = Claim("far", "test_acc", "EGP", "IMP", "within", margin=0.1, at="step", scale=100.0)
+    out = evaluate([within, far], rows)
+    assert out[out["claim"] == "close"]["verdict"].tolist() == ["holds"] * 3  # steps 1, 2, 3
+    assert out[out["claim"] == "far"]["verdict"].tolist() == ["reversed"] * 3  # -0.2 points, every seed
+    # SAP keeps 0.8^3 = 51.2 % at its last step; LT is read there (between its steps 0 and 1)
+    equal = evaluate([Claim("eq", "test_acc", "SAP", "LT", "higher", at="remaining", scale=100.0)], rows)
+    lt = np.interp(np.log(0.512), np.log([0.5, 1.0]), [0.89, 0.90])
+    assert equal["difference"].iloc[0] == pytest.approx(100 * (0.92 - lt), abs=1e-9)

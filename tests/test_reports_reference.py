@@ -1,0 +1,47 @@
+"""Paper values as data: every ``results/<paper>/reference.csv`` parses with a source, and a table row that
+has a paper value shows it beside ours with the difference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repro.reports import reference
+from repro.reports.runs import load_dir
+from repro.reports.tables import Column, stat_table
+from tests.test_reports_fixtures import config, record, write_run
+
+PAPERS = ("egp", "sap", "oneshot_vs_gradual")
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_each_paper_has_reference_values_with_a_source(paper):
+    refs = reference.load(paper)
+    assert refs, paper
+    for ref in refs:
+        assert ref.source and ref.unit and ref.metric and ref.setting
+        assert all(key and value for key, value in ref.setting)
+
+
+def test_a_matching_row_shows_the_paper_value_and_the_difference(tmp_path: Path):
+    (tmp_path / "results" / "toy").mkdir(parents=True)
+    (tmp_path / "results" / "toy" / "reference.csv").write_text(
+        "setting,metric,value,unit,source\n"
+        '"model=mlp;method=one-shot;step=1",test_acc,90,%,Table 1\n'
+        '"model=cnn;step=1",test_acc,80,%,Table 2\n'
+        '"model=mlp;method=one-shot",early_stop,3,x,Fig. 4\n'
+    )
+    refs = reference.load("toy", tmp_path / "results")
+    for seed, acc in ((0, 0.91), (1, 0.93)):
+        cfg = config(seed)
+        write_run(tmp_path, f"r{seed}", cfg, [record(1, cfg, method="one-shot", test_acc=acc, sparsity=0.5)])
+    rows = load_dir(tmp_path / "runs").rows
+    column = Column("test_acc", "test acc %", 100.0, 2, "%")
+    table = stat_table(rows, ["method", "step"], [column], refs)
+    assert table["test acc % paper"].tolist() == [90.0]
+    assert table["test acc % ours-paper"].tolist() == pytest.approx([2.0])
+    listing = reference.reference_table(refs, rows, [column]).set_index("source")
+    assert listing.loc["Table 1", "ours"] == pytest.approx(92.0) and listing.loc["Table 1", "n"] == 2
+    assert listing.loc["Table 2", "status"] == "not run"
+    assert listing.loc["Fig. 4", "status"] == "not measured"
