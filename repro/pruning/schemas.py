@@ -78,7 +78,6 @@ class PrunerConfig:
         lambda: ["conv", "linear"], choices=("conv", "linear"), each=True, nonempty=True
     )
     exclude: list[str] = option(list)
-    # Where surviving weights restart before retraining: none (continue), init (values at step 0 start).
     # Where the survivors restart before retraining: none (continue), init (their initial values, the
     # lottery ticket), random (a fresh draw of the initial weights: the random re-initialisation control).
     rewind: str = option("none", choices=("none", "init", "random"))
@@ -136,6 +135,21 @@ class RateConfig(ComposedConfig):
     count: str = option("rate", registry="count")
     schedule: str | None = option("geometric", registry="schedule")
     rate: float = option(0.2, **RATE)
+
+
+@schema("pruner", "layer_rate")
+@dataclass
+class LayerRateConfig(RateConfig):
+    """Per-layer rates (``repro.pruning.layer_rates``): ``layer_rates`` maps name patterns to rates."""
+
+    count: str = option("layer_rate", registry="count")
+    scope: str = option("layer", choices=("layer", "neuron"))
+    layer_rates: dict[str, float] = option(dict)
+
+    def rules(self, prefix: str, root: Any) -> None:
+        super().rules(prefix, root)
+        for pattern, value in self.layer_rates.items():
+            check_range(f"{prefix}.layer_rates.{pattern}", value, 0.0, 1.0, low_open=True, high_open=True)
 
 
 @schema("pruner", "sap")
