@@ -17,9 +17,10 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 import repro.data.tiny_imagenet as tiny
-from repro.config import DatasetConfig, register_schemas, validate
+from repro.config import register_schemas, validate
 from repro.data import DATASETS, Data, Split, TensorLoader, build_data
 from repro.data.loader import random_crop, random_hflip
+from repro.data.schemas import DatasetConfig
 from repro.errors import ConfigError, DataMissingError
 
 REPO = Path(__file__).resolve().parents[1]

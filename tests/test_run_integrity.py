@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +17,7 @@ from filelock import FileLock
 from omegaconf import OmegaConf
 
 from repro.config import TrainerConfig
+from repro.run import main as run_main
 from repro.run import run_dir_of, run_job
 from repro.store import OutPaths, RunStore, run_name
 from repro.verify import main as verify_main
@@ -137,3 +141,30 @@ def test_an_interrupt_is_one_line_marks_the_run_and_the_same_command_resumes(sig
     resumed = run_job(cfg)
     assert [r["step"] for r in resumed] == [0, 1, 2, 3]
     assert results(resumed) == results(run_job(compose(*args[:-1], f"out_dir={tmp_path / 'ref'}")))
+
+
+def test_result_files_follow_the_umask_so_a_group_can_read_them(tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        cfg = compose(*SMALL, "pruner.sparsity=0.5", f"out_dir={tmp_path}")
+        run_job(cfg)
+    finally:
+        os.umask(old)
+    store = RunStore(run_dir_of(cfg))
+    for path in (store.paths.records, store.paths.config, store.paths.checkpoint(1), store.paths.mask(1)):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+def test_a_full_disk_is_one_line_naming_out_dir(tmp_path: Path, capsys, monkeypatch):
+    import repro.store.files as files
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.raises(SystemExit) as exit_info:
+        run_main([*SMALL, "pruner.sparsity=0.5", f"out_dir={tmp_path}"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_info.value.code == 2
+    assert len(err) == 1 and err[0].startswith(f"error: out_dir='{tmp_path}' is invalid: cannot write"), err
+    assert "No space left on device" in err[0]

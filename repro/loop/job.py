@@ -29,6 +29,17 @@ class Job:
     device: torch.device
 
 
+def model_for(cfg: DictConfig, data: Data) -> nn.Module:
+    """The configured model, built for ``data`` (draws its initial weights from the global generator)."""
+    return build_model(
+        cfg.model,
+        in_channels=data.in_channels,
+        num_classes=data.num_classes,
+        image_size=data.image_size,
+        allow_any_target=cfg.allow_any_target,
+    )
+
+
 def build_job(cfg: DictConfig) -> Job:
     """Build data, model, pruner and masks; raises ConfigError/DataMissingError before anything is written."""
     # Threads per job (trainer.num_threads, else a share of the cores in a parallel sweep), GPU per job.
@@ -40,13 +51,7 @@ def build_job(cfg: DictConfig) -> Job:
         torch.use_deterministic_algorithms(True)
     data = build_data(cfg.dataset, device=device)
     torch.manual_seed(cfg.seed)
-    model = build_model(
-        cfg.model,
-        in_channels=data.in_channels,
-        num_classes=data.num_classes,
-        image_size=data.image_size,
-        allow_any_target=cfg.allow_any_target,
-    ).to(device)
+    model = model_for(cfg, data).to(device)
     if cfg.trainer.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     pruner = build(cfg.pruner, "pruner", skip=("name", "pqi_grid"), allow_any=cfg.allow_any_target)

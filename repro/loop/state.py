@@ -84,15 +84,9 @@ def restore(store: RunStore, step: int, model: nn.Module, masks: Masks) -> dict[
 
 def fresh_init(cfg: DictConfig, data: Data, seed: int) -> dict[str, torch.Tensor]:
     """The initial weights of another draw of the run's model (seeded by ``seed``, global RNG untouched)."""
-    from repro.models import build_model
+    from repro.loop.job import model_for
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_model(
-            cfg.model,
-            in_channels=data.in_channels,
-            num_classes=data.num_classes,
-            image_size=data.image_size,
-            allow_any_target=cfg.allow_any_target,
-        )
+        model = model_for(cfg, data)
     return cpu_state(model)

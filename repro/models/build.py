@@ -66,9 +66,10 @@ def load_checkpoint(model: nn.Module, path: str) -> None:
     except FileNotFoundError:
         raise ConfigError(f"model.checkpoint={path!r} is invalid: no such file") from None
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        why = unpickler_reason(exc)
         raise ConfigError(
-            f"model.checkpoint={path!r} is invalid: refused to load it as plain tensors ({first[:160]})"
+            f"model.checkpoint={path!r} is invalid: refused to load it as plain tensors ({why}); it holds "
+            "pickled objects, and only tensors are loaded"
         ) from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
@@ -85,6 +86,17 @@ def load_checkpoint(model: nn.Module, path: str) -> None:
             f"model.checkpoint={path!r} is invalid: it lacks {missing[0]} (and {len(missing) - 1} more)"
         )
     model.load_state_dict(state, strict=False)
+
+
+def unpickler_reason(exc: BaseException) -> str:
+    """The unpickler's own reason (``Unsupported global: GLOBAL posix.system``), whole, from torch's text."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    marker = "WeightsUnpickler error:"
+    for i, line in enumerate(lines):
+        if marker in line:
+            rest = line.split(marker, 1)[1].strip()
+            return rest or (lines[i + 1] if i + 1 < len(lines) else type(exc).__name__)
+    return type(exc).__name__
 
 
 def pretrained_unavailable(
