@@ -35,7 +35,7 @@ def test_multirun_writes_runs_wandb_and_table_then_skips(tmp_path: Path):
     offline = list((tmp_path / "wandb").glob("wandb/offline-run-*/run-*.wandb"))
     assert len(offline) == 2, "one W&B run per job"
     tables = list((tmp_path / "multirun" / "two").glob("*/summary.md"))
-    assert len(tables) == 1 and "oneshot" in tables[0].read_text() and "lottery" in tables[0].read_text()
+    assert len(tables) == 1 and "one-shot" in tables[0].read_text() and "LT" in tables[0].read_text()
     assert "summary.md" in first.stdout
 
     mtimes = [(r / "records.jsonl").stat().st_mtime_ns for r in runs]

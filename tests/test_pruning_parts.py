@@ -207,7 +207,7 @@ def test_egp_names_its_from_scratch_step() -> None:
 
 def test_registries_list_the_parts() -> None:
     assert get("score").names() == ["magnitude", "random"]
-    assert get("count").names() == ["egp", "pqi", "rate", "target"]
+    assert get("count").names() == ["egp", "layer_rate", "layer_target", "pqi", "rate", "target"]
     assert get("schedule").names() == ["cubic", "geometric", "oneshot"]
 
 

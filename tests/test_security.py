@@ -121,8 +121,9 @@ def test_cli_run_with_the_key_in_its_environment_writes_it_nowhere(tmp_path: Pat
         (f"sweep_name={ENV_KEY}", "sweep_name="),
         (f"model.name={ENV_KEY}", "model.name="),
         (f"logger.tags=[{ENV_KEY}]", "logger.tags[0]="),
-        (f"+note={ENV_KEY}", "note="),
-        (f"+note={KEY}", "note=<the value of $WANDB_API_KEY>"),
+        (f"logger.entity={ENV_KEY}", "logger.entity="),
+        (f"logger.entity={KEY}", "logger.entity=<the value of $WANDB_API_KEY>"),
+        (f"+note={ENV_KEY}", "+note="),  # not a key at all: refused before anything resolves it
     ],
 )
 def test_key_in_any_string_override_is_refused(key, tmp_path: Path, capsys, override: str, named: str):
@@ -136,13 +137,14 @@ def test_key_in_a_sweep_file_is_refused_and_written_nowhere(key, tmp_path: Path,
     sweep.parent.mkdir()
     sweep.write_text(
         "overrides:\n"
-        + "".join(f"  - {o}\n" for o in [*TINY, "logger=wandb", f"'+note={ENV_KEY}'"])
+        + "".join(f"  - {o}\n" for o in [*TINY, "logger=wandb", f"'logger.entity={ENV_KEY}'"])
         + "params:\n  seed: 0,1\n"
     )
     argv = sweep_argv(sweep, [])
-    assert f"+note={ENV_KEY}" in argv and KEY not in " ".join(argv), "${...} reaches precheck as written"
+    assert f"logger.entity={ENV_KEY}" in argv, "${...} reaches precheck as written"
+    assert KEY not in " ".join(argv)
     err = refused(capsys, sweep_main, [str(sweep), f"out_dir={tmp_path / 'out'}"])
-    assert err.startswith("error: note='${oc.env:WANDB_API_KEY}' is invalid: oc.env"), err
+    assert err.startswith("error: logger.entity='${oc.env:WANDB_API_KEY}' is invalid: oc.env"), err
     assert [p.name for p in everything_under(tmp_path)] == ["in", "shared.yaml"]
 
 
