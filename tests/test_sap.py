@@ -22,7 +22,6 @@ from repro.metrics.pqi import pqi, pqi_rows
 from repro.pruning.base import PruneContext
 from repro.pruning.counts import sap_count
 from repro.pruning.method import ComposedPruner
-from repro.pruning.sap import SAPPruner
 from repro.pruning.schemas import RateConfig, SAPConfig
 from repro.run import run_dir_of, run_job
 from tests.conftest import REPO, cli_env, compose
@@ -53,7 +52,7 @@ def test_count_matches_the_closed_form_for_p_half_q_one():
     index = pqi(w)
     assert 0.3 < index < 0.9
     masks = _linear_masks(w)
-    SAPPruner.of(SAPConfig(p=0.5, q=1.0, eta=0.0, gamma=1.0, beta=0.9)).prune(masks, _ctx(None))
+    ComposedPruner.of(SAPConfig(p=0.5, q=1.0, eta=0.0, gamma=1.0, beta=0.9)).prune(masks, _ctx(None))
     expected = math.floor(1000 * min(index, 0.9))
     assert masks.total() - masks.remaining() == expected
     # the pruned weights are exactly the `expected` smallest magnitudes
@@ -79,7 +78,7 @@ def test_one_hot_vector_is_capped_by_beta():
     w = torch.zeros(1, 10)
     w[0, 4] = 1.0  # I_{0.5,1} = 1 - 10^(1-2) = 0.9
     masks = _linear_masks(w)
-    SAPPruner.of(SAPConfig(beta=0.5)).prune(masks, _ctx(None))
+    ComposedPruner.of(SAPConfig(beta=0.5)).prune(masks, _ctx(None))
     assert masks.remaining() == 5 and bool(masks["0"][0, 4])
 
 
@@ -90,7 +89,7 @@ def test_neuron_scope_prunes_each_row_by_its_own_count():
     w[3] = 1.0 + 0.01 * torch.rand(200)  # an almost flat row: its index is near 0
     rows = pqi_rows(w)
     masks = _linear_masks(w)
-    SAPPruner.of(SAPConfig(scope="neuron")).prune(masks, _ctx(None))
+    ComposedPruner.of(SAPConfig(scope="neuron")).prune(masks, _ctx(None))
     removed = 200 - masks["0"].sum(dim=1)
     expected = torch.floor(200 * rows.clamp(max=0.9)).long()
     assert torch.equal(removed, expected)
@@ -104,7 +103,7 @@ def test_layer_scope_uses_each_layers_index():
         model[1].weight.pow_(5)
     masks = Masks.for_model(model)
     before = {n: pqi(masks.weight(n)) for n in masks}
-    SAPPruner.of(SAPConfig(scope="layer")).prune(masks, _ctx(model))
+    ComposedPruner.of(SAPConfig(scope="layer")).prune(masks, _ctx(model))
     for n, total in (("0", 600), ("1", 100)):
         assert total - int(masks[n].sum()) == math.floor(total * min(before[n], 0.9))
 
@@ -124,7 +123,7 @@ def test_bad_sap_settings_fail_naming_the_key(override: str, needle: str):
         compose("pruner=sap", override)
     assert needle.split(" ")[0] in str(err.value)
     with pytest.raises(ConfigError):
-        SAPPruner.of(SAPConfig(p=1.0, q=1.0))
+        ComposedPruner.of(SAPConfig(p=1.0, q=1.0))
 
 
 def test_rewind_restores_initial_survivors_and_keeps_batch_norm_statistics():
