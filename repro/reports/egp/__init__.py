@@ -14,11 +14,11 @@ import pandas as pd
 
 from repro.registry import register
 from repro.reports import reference
-from repro.reports.claims import evaluate
 from repro.reports.egp.claims import CLAIMS
 from repro.reports.egp.figures import accuracy_figure, entropy_figure, states_figure
 from repro.reports.egp.tables import COLUMNS, depth_table, egp_table, relabel
 from repro.reports.figures import figure_groups, palette
+from repro.reports.paper import reference_and_claims
 from repro.reports.runs import Runs
 from repro.reports.tables import markdown, write_table
 
@@ -49,8 +49,7 @@ def build(runs: Runs, out_dir: Path) -> list[Path]:
     depth = depth_table(rows)
     if not depth.empty:
         files += write_table(depth, out_dir, "depth")
-    files += write_table(reference.reference_table(refs, rows, COLUMNS), out_dir, "paper_reference")
-    files += write_table(evaluate(CLAIMS, rows), out_dir, "claims")
+    files += reference_and_claims(refs, rows, COLUMNS, CLAIMS, out_dir)
     colors = palette(rows["method"])
     for stem, title, group in figure_groups(rows):
         files += accuracy_figure(group, colors, out_dir, stem, title)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from repro.registry import register
 from repro.reports import reference
-from repro.reports.claims import evaluate
 from repro.reports.figures import figure_groups, palette
+from repro.reports.paper import reference_and_claims
 from repro.reports.runs import Runs, normal
 from repro.reports.sap.claims import CLAIMS
 from repro.reports.sap.figures import layer_figure, scopes, tradeoff_figure, trajectory_figure
@@ -50,8 +50,7 @@ def build(runs: Runs, out_dir: Path) -> list[Path]:
     refs = reference.load(PAPER)
     files = write_table(sap_table(rows, refs), out_dir, "sap_table")
     files += write_table(shape_table(rows), out_dir, "pqi_shape")
-    files += write_table(reference.reference_table(refs, rows, COLUMNS), out_dir, "paper_reference")
-    files += write_table(evaluate(CLAIMS, rows), out_dir, "claims")
+    files += reference_and_claims(refs, rows, COLUMNS, CLAIMS, out_dir)
     colors = palette(rows["method"])
     for stem, title, group in figure_groups(rows, exclude=[c for c in rows.columns if c.endswith(".scope")]):
         files += tradeoff_figure(group, colors, out_dir, f"tradeoff_{stem}", title)

@@ -14,8 +14,8 @@ import pandas as pd
 
 from repro.registry import register
 from repro.reports import reference
-from repro.reports.claims import evaluate
 from repro.reports.figures import figure_groups, palette
+from repro.reports.paper import reference_and_claims
 from repro.reports.runs import Runs
 from repro.reports.sharpness.claims import CLAIMS
 from repro.reports.sharpness.figures import curve1d_figure, interpolation_figure, surface2d_figure
@@ -46,8 +46,7 @@ def build(runs: Runs, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     refs = reference.load(PAPER)
     files = write_table(table(final, mine.rows, refs), out_dir, "oneshot_vs_gradual")
-    files += write_table(reference.reference_table(refs, final, COLUMNS), out_dir, "paper_reference")
-    files += write_table(evaluate(CLAIMS, mine.rows), out_dir, "claims")
+    files += reference_and_claims(refs, final, COLUMNS, CLAIMS, out_dir, claim_rows=mine.rows)
     colors = palette(final["method"])
     target_columns = [TARGET, *(c for c in final.columns if c.endswith("pruner.sparsity"))]
     done = final[final["state"] == "finished"]
