@@ -26,15 +26,10 @@ from repro.metrics.registry import measure
 from repro.models import build_model
 from repro.precheck import compose_checked
 from repro.pruning.base import PruneContext
-<<<<<<< HEAD
-from repro.pruning.egp import ESTIMATORS, EGPPruner, allocate
-from repro.pruning.magnitude import OneShotPruner
-=======
 from repro.pruning.counts import ESTIMATORS, allocate
 from repro.pruning.egp import EGPPruner
 from repro.pruning.method import ComposedPruner
 from repro.pruning.schemas import EGPConfig, OneShotConfig
->>>>>>> wt-pruning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import compare, parser, report, setup  # noqa: E402
