@@ -61,3 +61,16 @@ def test_a_misspelt_probe_is_refused_at_compose_time() -> None:
 def test_a_non_finite_number_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"trainer.lr=inf is invalid"):
         compose("trainer.lr=inf")
+
+
+def test_help_lists_the_groups_a_user_chooses_from(capsys) -> None:
+    from repro.run import main as run_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(["--help"])
+    text = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    for group in ("model:", "dataset:", "pruner:", "entropy:", "analysis:", "control:", "experiment:"):
+        assert f"  {group}" in text
+    assert "[resnet18]" in text and "lottery/mnist_lenet300_100" in text
+    assert "schema" not in text and "preset_parts" not in text and "common" not in text
