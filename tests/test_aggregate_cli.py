@@ -13,7 +13,7 @@ import pytest
 
 from repro.aggregate import aggregate
 from repro.reports import names
-from tests.test_reports_fixtures import egp_runs, ovg_runs, sap_runs
+from tests.test_reports_fixtures import egp_runs, lottery_runs, ovg_runs, sap_runs
 from tests.test_reports_tables import two_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def test_an_unknown_report_is_refused_with_the_known_ones(tmp_path: Path):
 
 
 def test_reports_are_found_by_discovery():
-    assert names() == ["egp", "sap", "sharpness"]
+    assert names() == ["egp", "lottery", "sap", "sharpness"]
 
 
 @pytest.mark.parametrize(
@@ -74,6 +74,12 @@ def test_reports_are_found_by_discovery():
             "sharpness",
             ["oneshot_vs_gradual.csv", "curve1d_lenet300_digits.png", "summary_lenet300_digits.png"],
             12,  # LOBSTER: error reversed, PSP equal (not significant)
+        ),
+        (
+            lottery_runs,
+            "lottery",
+            ["lottery_table.csv", "claims.md", "early_stop_accuracy_lenet300_mnist.png"],
+            24,  # settings: a claim per round (one-shot: 6 + 13 rounds)
         ),
     ],
 )

@@ -157,3 +157,51 @@ def ovg_runs(root: Path) -> None:
                 }
                 artifacts = {("sharpness", 1): sharp, ("metrics", 1): metrics}
                 write_run(root, f"ovg-{method}-{target}-s{seed}", cfg, [dense, last], artifacts=artifacts)
+
+
+# lottery ticket: LeNet-300-100 (fc1 235,200, fc2 30,000 weights pruned 20 % per round, fc3 1,000 by 10 %)
+LOTTERY_ROUNDS, LOTTERY_CONTROL = 18, (3, 7, 9, 15)
+# the ticket's early-stop iteration over the dense network's, per round
+TICKET_PACE = (1, 0.9, 0.8, 0.75, 0.7, 0.68, 0.65, 0.62, 0.64, 0.66, 0.7, 0.75, 0.8, 0.9, 1, 1.1, 1.3)
+TICKET_PACE += (1.5, 1.8)
+TICKET_GAIN = {9: (0.4, -0.1, 0.2)}  # points over dense per seed at Pm 13.5 %: both signs, not significant
+
+
+def lottery_remaining(step: int) -> float:
+    return (0.8**step * 265_200 + 0.9**step * 1_000) / 266_200
+
+
+def lottery_iteration(method: str, seed: int, step: int, reinit: bool = False) -> float:
+    dense = 10_000 + 1_000 * seed
+    pace = TICKET_PACE[step] if method == "LT" else 1 - 0.02 * step
+    return round(dense * pace * (2.5 + 0.1 * seed if reinit else 1.0) + 100 * step * seed, -2)
+
+
+def lottery_accuracy(method: str, seed: int, step: int, reinit: bool = False) -> float:
+    """Test accuracy at early stop: dense plus a gain in points (minus the control's loss)."""
+    if step == 0:
+        return 0.980 + 0.001 * seed
+    if method == "LT":
+        gain = TICKET_GAIN[step][seed] if step in TICKET_GAIN else 0.3 - 0.05 * abs(step - 8) + 0.03 * seed
+    else:
+        gain = 0.2 + 0.05 * seed
+    return 0.980 + 0.001 * seed + (gain - (0.6 + 0.1 * seed if reinit else 0.0)) / 100
+
+
+def lottery_runs(root: Path, seeds: tuple[int, ...] = SEEDS) -> None:
+    """LT (with its random re-initialisation at the control rounds) and LT one-shot, 18 rounds each."""
+    for seed in seeds:
+        for method, name in (("LT", "ticket"), ("LT one-shot", "ticket_oneshot")):
+            cfg = config(seed, model="lenet300", name=name, scope="layer", steps=LOTTERY_ROUNDS, rate=0.2)
+            cfg["dataset"]["name"] = "mnist"
+            records = []
+            for step in range(LOTTERY_ROUNDS + 1):
+                fields = {"remaining": lottery_remaining(step), "sparsity": 1 - lottery_remaining(step)}
+                fields |= {"test_acc": lottery_accuracy(method, seed, step) - 0.002}
+                fields |= {"early_stop_iteration": lottery_iteration(method, seed, step)}
+                fields |= {"early_stop_test_acc": lottery_accuracy(method, seed, step)}
+                if method == "LT" and step in LOTTERY_CONTROL:
+                    fields |= {"reinit_early_stop_iteration": lottery_iteration(method, seed, step, True)}
+                    fields |= {"reinit_early_stop_test_acc": lottery_accuracy(method, seed, step, True)}
+                records.append(record(step, cfg, method=method, **fields))
+            write_run(root, f"{name}-s{seed}", cfg, records)

@@ -12,7 +12,7 @@ from repro.reports.runs import load_dir
 from repro.reports.tables import Column, stat_table
 from tests.test_reports_fixtures import config, record, write_run
 
-PAPERS = ("egp", "sap", "oneshot_vs_gradual")
+PAPERS = ("egp", "sap", "oneshot_vs_gradual", "lottery_ticket")
 
 
 @pytest.mark.parametrize("paper", PAPERS)

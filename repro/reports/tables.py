@@ -73,6 +73,10 @@ def stat_table(
         row["excluded"] = excluded(part)
         out.append(row)
     table = pd.DataFrame(out)
+    if not table.empty:  # each quantity's paper value beside it, whichever row first had one
+        grouped = [c.label + s for c in present for s in ("", STD, LOW, HIGH, PAPER, VS_PAPER)]
+        head = [c for c in table.columns if c not in grouped and c != "excluded"]
+        table = table[[*head, *(c for c in grouped if c in table.columns), "excluded"]]
     table.attrs["digits"] = {c.label: c.digits for c in present} | {
         c.label + s: c.digits for c in present for s in (PAPER, VS_PAPER)
     }
