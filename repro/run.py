@@ -44,8 +44,12 @@ def link_hydra_dir(run_dir: Path) -> None:
         link.symlink_to(os.path.relpath(run_dir.resolve(), link.parent.resolve()))
 
 
-class Interrupted(Exception):
-    """SIGTERM (a cluster's time limit, ``kill``), raised where the job is so the run can be marked."""
+class Interrupted(BaseException):
+    """SIGTERM (a cluster's time limit, ``kill``), raised where the job is so the run can be marked.
+
+    A BaseException, like KeyboardInterrupt: no ``except Exception`` on the way (Hydra's among them) may
+    swallow it and turn the signal into a traceback and exit status 1.
+    """
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
