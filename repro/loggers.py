@@ -102,8 +102,9 @@ class WandbLogger(NullLogger):
             name=name,
             config=flatten(config),  # dotted keys: W&B groups and filters by any of them
             mode=wandb_mode(mode),
-            # WANDB_DIR wins when set; otherwise the files sit in the run directory.
-            dir=None if os.environ.get("WANDB_DIR") else str(run_dir),
+            # WANDB_DIR wins when set; otherwise the files sit in the run directory. Passed explicitly: W&B
+            # reads the variable once per process, and a later run of the process may have another.
+            dir=os.environ.get("WANDB_DIR") or str(run_dir),
             reinit="finish_previous",
         )
         self.run_path = getattr(self.run, "dir", None)

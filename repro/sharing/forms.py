@@ -2,8 +2,9 @@
 
 The run's config rebuilds the job (model, data, masks) on the CPU and the step's checkpoint and masks are
 loaded through the store (checksums verified). Every form is measured the same way, beside the dense one:
-file size, numbers stored, median latency of one forward of a test batch, and the largest logit
-difference from the run's model over the whole test split (a round trip must be exact to float precision).
+file size, numbers stored, median latency of one forward of a test batch on one CPU thread, and the
+largest logit difference from the run's model over the whole test split (a round trip must be exact to
+float precision).
 
 - ``dense``: the step's checkpoint as the loop saved it;
 - ``sparse``: :mod:`.sparse`'s file, loaded back with plain torch;
@@ -95,10 +96,15 @@ def measure(
     parameters counted on ``weights`` (``stored``: the numbers a file holds, when it holds fewer)."""
     check = compare(at.job.model, model, at.batches.test())
     params = [p.detach() for p in weights.parameters()]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one core: forms compare alike on any machine, a busy shared one too
+    try:
+        latency = latency_ms(model, at.example, repeats=20, warmup=5)
+    finally:
+        torch.set_num_threads(threads)
     return Form(
         name, str(path), path.stat().st_size, sum(p.numel() for p in params) if stored is None else stored,
-        sum(int((p != 0).sum()) for p in params), latency_ms(model, at.example, repeats=20, warmup=5),
-        check["shallow_acc"], check["max_diff"],
+        sum(int((p != 0).sum()) for p in params), latency, check["shallow_acc"], check["max_diff"],
     )  # fmt: skip
 
 
