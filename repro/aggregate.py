@@ -4,7 +4,8 @@
 folders link to them) through the run store's reader, prints the summary table and writes into DIR (or
 ``--out``): ``runs.*`` (each run's state; damaged runs are listed there and left out), ``summary.*``
 (settings x step, mean ± std [95 % interval] over seeds), ``tidy.csv`` / ``tidy.parquet`` (one row per run
-and step) and one folder per paper report. A Hydra callback does the same at the end of every multirun.
+and step) and one folder per paper report. A Hydra callback does the same at the end of every multirun; with
+``--wandb`` (in the callback: whenever the sweep logs to W&B) it also logs them as the sweep's report run.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from repro.errors import ConfigError
 from repro.registry import get
 from repro.reports import build_reports, names
 from repro.reports.runs import load_dir
 from repro.reports.summary import write_common
 from repro.reports.tables import markdown
+from repro.sharing.report_run import Target, share_report, sweep_target
 from repro.store import warn
 
 
@@ -62,7 +65,11 @@ class AggregateCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if sweep_dir.exists():
-            aggregate(sweep_dir)
+            result = aggregate(sweep_dir)
+            log = config.logger
+            if log.name == "wandb" and log.mode != "disabled":  # the sweep's report run, in its group
+                target = Target(log.project, log.entity, log.group or config.sweep_name, log.mode)
+                share_report(result, sweep_dir, target=target)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,11 +82,20 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help=f"paper report(s) to build (default: every report whose runs are present; {', '.join(names())})",
     )
+    parser.add_argument("--wandb", action="store_true", help="also log the tables and figures as a W&B run")
+    parser.add_argument("--group", default=None, help="W&B group of that run (default: the runs' group)")
     args = parser.parse_args(argv)
     if not args.root.is_dir():
         print(f"error: root={str(args.root)!r} is not a folder", file=sys.stderr)
         sys.exit(2)
-    aggregate(args.root, args.out, args.report)
+    try:  # where the report run goes is checked before the work
+        target = sweep_target(args.root, args.group) if args.wandb else None
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    result = aggregate(args.root, args.out, args.report)
+    if target is not None:
+        share_report(result, args.out or args.root, target)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ PACKAGES: dict[str, str] = {
     "schedule": "repro.pruning",
     "model": "repro.models",
     "report": "repro.reports",
+    "dashboard": "repro.reports",
 }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, cli_env
+from tests.wandb_files import offline_runs
 
 FAST = ["model=mlp", "dataset=digits", "trainer.dense_epochs=1", "trainer.epochs=1", "pruner.steps=1"]
 
@@ -32,8 +33,8 @@ def test_multirun_writes_runs_wandb_and_table_then_skips(tmp_path: Path):
     assert [r.name.split("-")[2] for r in runs] == ["lottery", "oneshot"]
     for run in runs:
         assert len((run / "records.jsonl").read_text().splitlines()) == 2
-    offline = list((tmp_path / "wandb").glob("wandb/offline-run-*/run-*.wandb"))
-    assert len(offline) == 2, "one W&B run per job"
+    logged = sorted((r.job_type, r.group) for r in offline_runs(tmp_path / "wandb"))
+    assert logged == [("lottery", "two"), ("oneshot", "two"), ("report", "two")], "one per job, one report"
     tables = list((tmp_path / "multirun" / "two").glob("*/summary.md"))
     assert len(tables) == 1 and "one-shot" in tables[0].read_text() and "LT" in tables[0].read_text()
     assert "summary.md" in first.stdout

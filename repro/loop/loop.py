@@ -133,7 +133,7 @@ class PruneLoop:
         record["wall_time"] = time.perf_counter() - start
         best = result.best_state if job.pruner.use_best else None
         save_step(self.store, record, job.model, job.masks, best)
-        self.logger.log({k: v for k, v in record.items() if isinstance(v, int | float)} | {"step": step})
+        self.logger.log_record(record)
         print(step_line(self.store.name, record, job.pruner.steps), flush=True)
         return record
 
@@ -189,7 +189,7 @@ class PruneLoop:
             return cached[1]
 
         def on_epoch(row: dict[str, float]) -> None:
-            self.logger.log({f"train/{k}": v for k, v in row.items()} | {"step": step})
+            self.logger.log_epoch(step, row)
 
         result = fit(
             job.model,

@@ -82,6 +82,16 @@ def compare(a: nn.Module, b: nn.Module, batches: Iterable) -> dict[str, float]:
     return {"acc": correct_a / n, "shallow_acc": correct_b / n, "agreement": agree / n, "max_diff": diff}
 
 
+def shallow_of(
+    model: nn.Module, train_batches: Iterable, example: torch.Tensor
+) -> tuple[nn.Module, dict[str, Any], EGPProbe, list[Rectified]]:
+    """The shallower network of ``model`` with gates from one pass over ``train_batches`` (as EGP's
+    entropy), what changed in it, the probe and the rectified layers; ``example`` is any input batch."""
+    probe, states, rectified = neuron_states(model, train_batches)
+    shallow, changes = build_shallow(model, rectified, states, example[:2])
+    return shallow, changes, probe, rectified
+
+
 def depth_report(
     model: nn.Module, train_batches: Iterable, test_batches: Callable[[], Iterable], latency_batch: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,10 +100,9 @@ def depth_report(
     The gates come from ``train_batches`` (one pass, as EGP's entropy); ``test_batches()`` gives a fresh
     pass over the test set for the accuracies and the latency example.
     """
-    probe, states, rectified = neuron_states(model, train_batches)
     x, _ = next(iter(test_batches()))
     example = x[:latency_batch]
-    shallow, changes = build_shallow(model, rectified, states, example[:2])
+    shallow, changes, probe, rectified = shallow_of(model, train_batches, example)
     check = compare(model, shallow, test_batches())
     before, after = structure(model, example[:2]), structure(shallow, example[:2])
     speed = {"pruned": latency_ms(model, example), "shallow": latency_ms(shallow, example)}

@@ -8,7 +8,6 @@ joined (see :mod:`repro.reports.tables`).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -18,24 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from repro.store import RunReader, find_runs
+from repro.store import RunReader, find_runs, flatten
 
 CONFIG = "config."  # prefix of the flattened config columns in the frame
 FINISHED = "finished"
-
-
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config -> {"a.b.c": value}; lists become JSON text so that every value is hashable."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        elif isinstance(value, list | tuple):
-            out[name] = json.dumps(value, sort_keys=True, default=str)
-        else:
-            out[name] = value
-    return out
 
 
 def method_of(record: dict[str, Any], config: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from repro.store.files import (
     sha256_file,
     warn,
 )
-from repro.store.identity import identity, resolved, run_name
+from repro.store.identity import flatten, identity, resolved, run_name
 from repro.store.paths import DensePaths, OutPaths, RunPaths
 from repro.store.reader import RunReader, find_runs
 from repro.store.run_store import RunStore
@@ -26,6 +26,7 @@ __all__ = [
     "atomic_torch_save",
     "atomic_write",
     "find_runs",
+    "flatten",
     "identity",
     "read_json",
     "resolved",

@@ -103,5 +103,20 @@ def identity(cfg: DictConfig | dict[str, Any], drop: tuple[str, ...] = NON_IDENT
     return digest(data)
 
 
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config -> {"a.b.c": value}; lists become JSON text so that every value is hashable (a table
+    column, a W&B config key one can group and filter by)."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            out[name] = json.dumps(value, sort_keys=True, default=str)
+        else:
+            out[name] = value
+    return out
+
+
 def run_name(cfg: DictConfig) -> str:
     return f"{cfg.model.name}-{cfg.dataset.name}-{cfg.pruner.name}-s{cfg.seed}-{identity(cfg)}"

@@ -59,6 +59,11 @@ class RunPaths:
     def artifact(self, kind: str, step: int) -> Path:
         return self.dir / STEP_ARTIFACTS[kind] / f"step_{step}.json"
 
+    def export(self, step: int, form: str) -> Path:
+        """A step's model written for sharing: ``sparse`` (plain ``torch.load``) or ``shallow`` (a
+        ``torch.export`` program)."""
+        return self.dir / "export" / f"step_{step}_{form}{'.pt2' if form == 'shallow' else '.pt'}"
+
     def artifact_steps(self, kind: str) -> list[int]:
         folder = self.dir / STEP_ARTIFACTS[kind]
         if not folder.is_dir():
