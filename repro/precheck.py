@@ -106,8 +106,10 @@ def explain(exc: BaseException, overrides: list[str]) -> str:
         if key:
             return f"{given(key, overrides)} is invalid: {first}"
         return f"{str(exc).splitlines()[0]} ({first})"
-    text = str(exc).strip().splitlines()
+    text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     first = text[0] if text else type(exc).__name__
+    if first.endswith(":") and len(text) > 1:  # Hydra puts the reason on the next line
+        first = f"{first} {text[1]}"
     if first.startswith("Could not override"):
         return f"{first} It is not a key of the config (use +key=value to add one)"
     return first

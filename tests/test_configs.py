@@ -74,3 +74,26 @@ def test_help_lists_the_groups_a_user_chooses_from(capsys) -> None:
         assert f"  {group}" in text
     assert "[resnet18]" in text and "lottery/mnist_lenet300_100" in text
     assert "schema" not in text and "preset_parts" not in text and "common" not in text
+
+
+SWEEPS = sorted((CONF_DIR.parent / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=[p.stem for p in SWEEPS])
+def test_every_value_of_every_sweep_file_composes(path: Path) -> None:
+    """Each swept value beside the other parameters' first values (all combinations are checked at run
+    time by precheck; this keeps a shipped sweep from breaking when a preset or a pruner changes)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from repro.precheck import split_cli
+    from repro.sweep import sweep_argv
+
+    overrides, _ = split_cli(sweep_argv(path, ["dataset.root=../shared/data"]))
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    swept = [(o.input_line.split("=", 1)[0], list(o.sweep_string_iterator())) for o in parsed
+             if o.is_sweep_override()]  # fmt: skip
+    firsts = [f"{k}={v[0]}" for k, v in swept]
+    for i, (key, choices) in enumerate(swept):
+        for value in choices:
+            compose(*fixed, *firsts[:i], f"{key}={value}", *firsts[i + 1 :])
