@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from repro.errors import ConfigError, bad_value
+from repro.errors import bad_value
 from repro.instantiate import resolve_target
 
 
@@ -54,4 +54,4 @@ def check_ready(cfg: DictConfig, seen: set[str]) -> None:
     check_build(cfg, seen)
 
 
-__all__ = ["ConfigError", "check_ready"]
+__all__ = ["check_ready"]
