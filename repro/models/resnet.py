@@ -137,24 +137,9 @@ def resnet18(
 
 
 @register_model("resnet18_tiny")
-def resnet18_tiny(
-    *,
-    in_channels: int,
-    num_classes: int,
-    image_size: int,
-    width: int = 64,
-    stem: str = "imagenet",
-    depth: int = 18,
-) -> ResNet:
-    """EGP's ResNet-18 for Tiny-ImageNet: the ImageNet stem on 64x64 inputs."""
-    return resnet18(
-        in_channels=in_channels,
-        num_classes=num_classes,
-        image_size=image_size,
-        width=width,
-        stem=stem,
-        depth=depth,
-    )
+def resnet18_tiny(*, stem: str = "imagenet", **settings: Any) -> ResNet:
+    """EGP's ResNet-18 for Tiny-ImageNet: :func:`resnet18` with the ImageNet stem on 64x64 inputs."""
+    return resnet18(stem=stem, **settings)
 
 
 @register_model("resnet50")
