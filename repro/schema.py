@@ -37,11 +37,14 @@ def option(
     registry: str | None = None,
     each: bool = False,
     nonempty: bool = False,
+    was: Any = _MISSING,
 ) -> Any:
     """A dataclass field with its allowed values; a callable ``default`` (``list``, a lambda) is a factory.
 
     ``each``: the rule applies to every element of a list value. ``registry``: the value (or each element)
-    must name an entry of that registry (:func:`repro.registry.get`).
+    must name an entry of that registry (:func:`repro.registry.get`). ``was``: the default this field had
+    before it changed; run identities keep comparing against it, so a finished run keeps its name and a run
+    with the new default gets a new one (:mod:`repro.store.identity`).
     """
     meta = {
         "ge": ge,
@@ -54,6 +57,8 @@ def option(
         "nonempty": nonempty,
     }
     meta = {k: v for k, v in meta.items() if v is not None and v is not False}  # keep ge=0
+    if was is not _MISSING:
+        meta["was"] = was
     if callable(default) and not isinstance(default, type(None)):
         return dataclasses.field(default_factory=default, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

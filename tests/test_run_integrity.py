@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from repro.config import TrainerConfig
 from repro.run import main as run_main
 from repro.run import run_dir_of, run_job
+from repro.schema import option
 from repro.store import OutPaths, RunStore, run_name
 from repro.verify import main as verify_main
 from tests.conftest import REPO, cli_env, compose
@@ -72,6 +73,27 @@ def test_a_field_added_with_its_default_keeps_every_run_name():
 
     assert run_name(with_trainer()) == name
     assert run_name(with_trainer(warmup_epochs=2)) != name, "a non-default value is part of the identity"
+
+
+def test_a_changed_default_keeps_finished_runs_named_and_renames_the_new_meaning():
+    """``option(new, was=old)``: the old value keeps the finished run's name; the new default is a new run."""
+    cfg = compose(*SMALL)
+    name = run_name(cfg)
+
+    @dataclasses.dataclass
+    class Upgraded(TrainerConfig):
+        deterministic: bool = option(True, was=False)  # the default flipped in a later version
+
+    def with_trainer(**values):
+        out = cfg.copy()
+        out.trainer = OmegaConf.merge(
+            OmegaConf.structured(Upgraded), OmegaConf.to_container(cfg.trainer), values
+        )
+        return out
+
+    assert cfg.trainer.deterministic is False
+    assert run_name(with_trainer(deterministic=False)) == name, "finished runs keep their name"
+    assert run_name(with_trainer(deterministic=True)) != name, "the new default is a new run"
 
 
 def test_a_replaced_checkpoint_file_is_a_new_run(tmp_path: Path):

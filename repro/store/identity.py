@@ -49,7 +49,9 @@ def _schema_defaults(node: Any) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for f in dataclasses.fields(kind):
-        if f.default is not dataclasses.MISSING:
+        if "was" in f.metadata:  # a changed default: identities compare against the one runs were named by
+            out[f.name] = f.metadata["was"]
+        elif f.default is not dataclasses.MISSING:
             out[f.name] = f.default
         elif f.default_factory is not dataclasses.MISSING:
             out[f.name] = f.default_factory()
