@@ -119,3 +119,21 @@ def test_within_margin_and_equal_compression(tmp_path):
     equal = evaluate([Claim("eq", "test_acc", "SAP", "LT", "higher", at="remaining", scale=100.0)], rows)
     lt = np.interp(np.log(0.512), np.log([0.5, 1.0]), [0.89, 0.90])
     assert equal["difference"].iloc[0] == pytest.approx(100 * (0.92 - lt), abs=1e-9)
+
+
+def test_settings_where_one_model_lacks_a_key_still_pair_every_seed(tmp_path):
+    """A CNN has ``model.channels`` and no ``model.hidden``; the MLP the reverse. The missing values (NaN in
+    the table, a new object per row) must not split a setting into one row per seed."""
+    for seed in (0, 1, 2):
+        for model, extra in (("mlp", {"hidden": [8, 4]}), ("cnn", {"channels": [4, 8]})):
+            for j, method in enumerate(("one-shot", "gradual")):
+                cfg = config(seed, name=method, sparsity=0.9)
+                cfg["model"] = {"name": model, **extra}
+                fields = {"test_acc": 0.9 + 0.01 * j + 0.001 * seed, "sparsity": 0.9}
+                write_run(
+                    tmp_path, f"{model}-{method}-{seed}", cfg, [record(1, cfg, method=method, **fields)]
+                )
+    out = evaluate(CLAIMS[:1], load_dir(tmp_path / "runs").rows)
+    assert out["setting"].tolist() == ["model=cnn", "model=mlp"]  # hidden/channels are implied by the model
+    assert out["n"].tolist() == [3, 3]
+    assert out["difference"].tolist() == pytest.approx([-1.0, -1.0])

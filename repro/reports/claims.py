@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from repro.reports.runs import FINISHED, column, normal, same
-from repro.reports.settings import REPLICATE, dense_keys, label
+from repro.reports.settings import REPLICATE, dense_keys, label, setting_keys
 from repro.reports.stats import ALPHA, HIGH, LOW, STD, Paired, describe, paired
 
 HOLDS, REVERSED, NOT_SIGNIFICANT, NOT_RUN = "holds", "reversed", "not significant", "not run"
@@ -176,6 +176,9 @@ def pairs(claim: Claim, rows: pd.DataFrame) -> tuple[dict[tuple, list[tuple[floa
     matched = [c for c in (_first(both, k.split("|")) for k in claim.match) if c is not None]
     setting = [*dense_keys(both), *matched, *(["step"] if claim.at == "step" else [])]
     shown = [c for c in (column(t, k) for k in claim.show) if c is not None and c not in setting]
+    # Displayed: the setting keys not implied by the others (model.channels once model.name is known).
+    implied = set(dense_keys(both)) - set(setting_keys(both, first=()))
+    named = [k for k in setting if k not in implied] + shown
     keys = [*setting, REPLICATE]
     base_keys = [k for k in keys if k != "step" or claim.baseline_step is None]
     metric, base_metric = claim.metric, claim.baseline_metric or claim.metric
@@ -207,7 +210,8 @@ def pairs(claim: Claim, rows: pd.DataFrame) -> tuple[dict[tuple, list[tuple[floa
         if pd.isna(tv) or pd.isna(bv):
             missing += 1
             continue
-        display = tuple((label(k, setting + shown), tr.get(k)) for k in setting + shown)
+        # Normalised (a missing value is "" whichever NaN object holds it), and keys a run lacks left out.
+        display = tuple((label(k, named), tr.get(k)) for k in named if normal(tr.get(k)) != "")
         found.setdefault(display, []).append((float(tv) * claim.scale, float(bv) * claim.scale))
     notes = [f"{ambiguous} seed(s) with several runs per method (add the varying key to `match`)"] * bool(
         ambiguous
