@@ -6,10 +6,10 @@ the optimizer its preset uses:
 - suite fit: ``repro.train.fit`` on the job ``compose_checked`` / ``build_job`` build: batches from the seeded
   ``Batches`` factory over the uint8 store, masks re-applied after every step (``Masks.apply``), the epoch's
   train loss and accuracy recorded; no test evaluation (the plain loop has none either).
-- plain loop: the same model and optimizer (``torch.optim`` built directly) on the training split normalised
-  to float32 once, in memory: a random permutation per epoch, index batches, ``zero_grad`` / forward /
-  cross-entropy / ``backward`` / ``step``, then the mask multiply a pruned loop needs (one
-  ``torch._foreach_mul_`` by float masks). Nothing recorded.
+- plain loop: the same model and optimizer (the ``torch.optim`` object ``make_optimizer`` returns) on the
+  training split normalised to float32 once, in memory: a random permutation per epoch, index batches,
+  ``zero_grad`` / forward / cross-entropy / ``backward`` / ``step``, then the mask multiply a pruned loop
+  needs (one ``torch._foreach_mul_`` by float masks). Nothing recorded.
 - sgemm limit: the forward + backward FLOPs of the timed batches (the model's Linear and Conv layers, dense,
   3x the forward) divided by the sgemm rate measured in the same run (a large ``torch.mm``).
 
@@ -32,7 +32,7 @@ from repro.loop.batches import Batches
 from repro.loop.job import build_job
 from repro.precheck import compose_checked
 from repro.pruning.base import PruneContext
-from repro.train import fit
+from repro.train import fit, make_optimizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import compare, parser, setup  # noqa: E402
@@ -113,18 +113,6 @@ def sgemm_rate(repeats: int, size: int = 1536) -> float:
     return 2 * size**3 / compare({"mm": lambda: torch.mm(a, b)}, repeats, 1)["mm"].median
 
 
-def plain_optimizer(params, t) -> torch.optim.Optimizer:
-    if t.optimizer == "adam":
-        return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
-    return torch.optim.SGD(
-        params,
-        lr=t.lr,
-        momentum=t.momentum,
-        nesterov=t.nesterov and t.momentum > 0,
-        weight_decay=t.weight_decay,
-    )
-
-
 def bench(model_name: str, batches: int | None, root: Path, rate: float, args) -> dict:
     setup = SETUPS[model_name]
     cfg = compose(model_name, setup, root, batches)
@@ -150,7 +138,7 @@ def bench(model_name: str, batches: int | None, root: Path, rate: float, args) -
     order = torch.Generator().manual_seed(0)
 
     def plain() -> None:
-        opt = plain_optimizer(model.parameters(), cfg.trainer)
+        opt = make_optimizer(model.parameters(), cfg.trainer)  # a torch.optim.Adam or SGD, nothing more
         model.train()
         perm = torch.randperm(labels.shape[0], generator=order)[:samples]
         for start in range(0, samples, size):
