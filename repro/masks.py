@@ -43,6 +43,7 @@ class Masks:
         self.masks = masks or {
             name: torch.ones_like(m.weight, dtype=torch.bool) for name, m in modules.items()
         }
+        self._factors: tuple[list[tuple], list[torch.Tensor]] | None = None  # see apply()
 
     @classmethod
     def for_model(
@@ -66,11 +67,18 @@ class Masks:
     def apply(self) -> None:
         """Zero every pruned weight in place (one fused call per optimizer step).
 
-        The masks are read through a uint8 view of the same bytes (no copy, always in sync): multiplying by
-        uint8 is 2-6x faster on the CPU than by bool, whose cast path is slow.
+        The multiply reads a copy of the masks in each weight's dtype (1 and 0, so the result is bit for bit
+        the boolean mask's): a same-dtype fused multiply is about 2x faster on the CPU than one through a
+        uint8 view and far faster than one by bool, whose cast path is slow. The copy is rebuilt when a mask
+        is replaced or edited in place (its version counter moves) or a weight changes dtype or device.
         """
         weights = [m.weight for m in self.modules.values()]
-        torch._foreach_mul_(weights, [self.masks[n].view(torch.uint8) for n in self.modules])
+        stamp = [(self.masks[n], self.masks[n]._version, w) for n, w in zip(self.modules, weights)]
+        cached = self._factors
+        if cached is None or not _same(cached[0], stamp):
+            factors = [mask.to(dtype=w.dtype, device=w.device) for mask, _, w in stamp]
+            cached = self._factors = ([(m, v, w, w.dtype, w.device) for m, v, w in stamp], factors)
+        torch._foreach_mul_(weights, cached[1])
 
     # ------------------------------------------------------------------ reports
 
@@ -108,3 +116,11 @@ class Masks:
                     f"{tuple(self.masks[n].shape)}"
                 )
             self[n] = m
+
+
+def _same(cached: list[tuple], stamp: list[tuple]) -> bool:
+    """Whether ``Masks.apply`` cached its factors for the current masks and weights, unchanged since."""
+    return len(cached) == len(stamp) and all(
+        mask is m and version == v and weight is w and dtype == w.dtype and device == w.device
+        for (mask, version, weight, dtype, device), (m, v, w) in zip(cached, stamp)
+    )

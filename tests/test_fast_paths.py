@@ -1,8 +1,8 @@
 """The fast paths the benchmarks rely on compute exactly what the plain formulas do.
 
 Each optimised kernel is compared bit for bit with the straightforward version it replaced: the loader's
-single-gather crop + flip, ``Masks.apply`` through a uint8 view, and the integer counting of the EGP and
-PSP probes.
+single-gather crop + flip, ``Masks.apply`` through a cached copy of the masks, and the integer counting of
+the EGP and PSP probes.
 """
 
 from __future__ import annotations

@@ -16,6 +16,14 @@ import torch
 import torch.nn.functional as F
 
 
+def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 pixels [N, C, H, W] to float32 ``(x / 255 - mean) / std`` per channel (the loader's formula)."""
+    shape = (1, -1, 1, 1)
+    m = torch.tensor(mean, dtype=torch.float32, device=images.device).view(shape)
+    s = torch.tensor(std, dtype=torch.float32, device=images.device).view(shape)
+    return torch.div(images, 255.0).sub_(m).div_(s)
+
+
 def _draw_device(generator: torch.Generator | None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
@@ -53,7 +61,8 @@ class TensorLoader:
     """Iterate ``(x, y)`` batches: x float32 [B, C, H, W] normalised by ``mean``/``std``, y int64.
 
     ``len()`` counts batches (the last partial batch is kept), capped by ``max_batches``; ``num_samples`` is
-    the number of samples one pass yields.
+    the number of samples one pass yields. ``floats``, the images already normalised (:func:`normalise`),
+    lets an unaugmented pass gather its batches from there: the same values, without the per-batch work.
     """
 
     def __init__(
@@ -70,6 +79,7 @@ class TensorLoader:
         flip: bool = False,
         generator: torch.Generator | None = None,
         max_batches: int | None = None,
+        floats: torch.Tensor | None = None,
     ) -> None:
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"images must be uint8 [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
@@ -84,12 +94,10 @@ class TensorLoader:
         self.flip = flip
         self.generator = generator
         self.max_batches = max_batches
+        self.floats = floats if floats is not None and not (crop_padding > 0 or flip) else None
         shape = (1, -1, 1, 1)
         self._mean = torch.tensor(mean, dtype=torch.float32, device=images.device).view(shape)
         self._std = torch.tensor(std, dtype=torch.float32, device=images.device).view(shape)
-        # (x / 255 - mean) / std as one fused x * scale + shift, read straight from uint8.
-        self._scale = 1.0 / (255.0 * self._std)
-        self._shift = -self._mean / self._std
 
     def __len__(self) -> int:
         batches = math.ceil(self.labels.shape[0] / self.batch_size)
@@ -108,14 +116,19 @@ class TensorLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self._order()
+        images = self.images if self.floats is None else self.floats
         for start in range(0, self.num_samples, self.batch_size):
             stop = min(start + self.batch_size, self.num_samples)
             if order is None:
-                x, y = self.images[start:stop], self.labels[start:stop]
+                x, y = images[start:stop], self.labels[start:stop]
             else:
                 index = order[start:stop]
-                x, y = self.images[index], self.labels[index]
-            yield self._transform(x), y
+                x, y = images[index], self.labels[index]
+            if self.floats is None:
+                x = self._transform(x)
+            elif order is None:
+                x = x.clone()  # a slice of the kept copy: a copy goes out, so no caller can change it
+            yield x, y
 
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
         """Augment on uint8 (4x fewer bytes than float), then normalise to float32.
