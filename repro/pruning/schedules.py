@@ -143,8 +143,9 @@ class GradualCubic(Schedule):
 
 
 class Plateau:
-    """LOBSTER's schedule: prune when a loss has not beaten its best by ``delta`` (relative) ``patience``
-    checks in a row; keeps the best weights seen since the last reset (LOBSTER restores them first)."""
+    """LOBSTER's schedule: prune when a loss has stayed at least ``delta`` (relative) above its best for
+    ``patience`` checks in a row (the group's plateau test; a check within ``delta`` of the best resets
+    the count); keeps the best weights seen since the last reset (LOBSTER restores them first)."""
 
     def __init__(self, patience: int, delta: float) -> None:
         self.patience = patience

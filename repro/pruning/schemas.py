@@ -223,11 +223,18 @@ class LobsterConfig(PrunerConfig):
     check_every: int = option(0, ge=0)
     plateau_delta: float = option(0.01, ge=0.0)
     bisection_delta: float = option(0.05, gt=0.0)
-    midpoint: bool = False
+    # Apply the bisection's last midpoint (the group's code); false: its verified lower end.
+    midpoint: bool = True
+    # Shrink and threshold BatchNorm weights and biases too (the group's code); false: leave them alone.
+    batchnorm: bool = True
+    # Keep shrinking once the target is reached (the group's code, which has no target); false: the rest of
+    # the step fine-tunes as one-shot's and gradual's do.
+    shrink_after_target: bool = True
     regularize_bias: bool = True
     restore_best: bool = True
-    # Fraction of the step's iterations after which the rest of the target is pruned by magnitude.
-    force_at: float | None = option(0.9, gt=0.0, le=1.0)
+    # Fraction of the step's iterations after which the rest of the target is pruned by magnitude; None:
+    # never (the group's code), the plateau thresholding alone prunes.
+    force_at: float | None = option(None, gt=0.0, le=1.0)
     val_batch_size: int = option(1000, ge=1)
     prune_step: int = 1
 
