@@ -209,3 +209,25 @@ def test_shrinking_after_the_target_is_an_option(shrink: bool):
     for name in ("0.weight", "4.bias", "1.weight"):
         after = model.state_dict()[name]
         assert torch.allclose(after, before[name] * (0.9 if shrink else 1.0)), name
+
+
+def test_the_changed_defaults_keep_finished_lobster_runs_named():
+    """Runs made before midpoint/batchnorm/force_at changed used false/false/0.9: those values still add
+    nothing to a run's identity, and the new defaults do (a run with them computes something else)."""
+    from repro.store.identity import non_default
+    from tests.conftest import compose
+
+    old = compose(
+        "pruner=lobster",
+        "dataset.val_size=50",
+        "pruner.midpoint=false",
+        "pruner.batchnorm=false",
+        "pruner.force_at=0.9",
+    )
+    assert not {"midpoint", "batchnorm", "force_at"} & set(non_default(old)["pruner"])
+    new = non_default(compose("pruner=lobster", "dataset.val_size=50"))["pruner"]
+    assert {k: new[k] for k in ("midpoint", "batchnorm", "force_at")} == {
+        "midpoint": True,
+        "batchnorm": True,
+        "force_at": None,
+    }

@@ -224,9 +224,9 @@ class LobsterConfig(PrunerConfig):
     plateau_delta: float = option(0.01, ge=0.0)
     bisection_delta: float = option(0.05, gt=0.0)
     # Apply the bisection's last midpoint (the group's code); false: its verified lower end.
-    midpoint: bool = True
+    midpoint: bool = option(True, was=False)
     # Shrink and threshold BatchNorm weights and biases too (the group's code); false: leave them alone.
-    batchnorm: bool = True
+    batchnorm: bool = option(True, was=False)
     # Keep shrinking once the target is reached (the group's code, which has no target); false: the rest of
     # the step fine-tunes as one-shot's and gradual's do.
     shrink_after_target: bool = True
@@ -234,7 +234,7 @@ class LobsterConfig(PrunerConfig):
     restore_best: bool = True
     # Fraction of the step's iterations after which the rest of the target is pruned by magnitude; None:
     # never (the group's code), the plateau thresholding alone prunes.
-    force_at: float | None = option(None, gt=0.0, le=1.0)
+    force_at: float | None = option(None, gt=0.0, le=1.0, was=0.9)
     val_batch_size: int = option(1000, ge=1)
     prune_step: int = 1
 
