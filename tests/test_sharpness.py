@@ -114,7 +114,10 @@ def test_interpolation_hits_both_solutions_and_barrier_is_height_above_the_chord
 
 @pytest.mark.slow
 def test_cli_multirun_of_three_pruners_on_real_mnist_draws_the_1d_plot(mnist_root, tmp_path):
-    """The issue's command: one multirun of one-shot, gradual and LOBSTER on LeNet-300 / real MNIST."""
+    """The issue's command: one multirun of one-shot, gradual and LOBSTER on LeNet-300 / real MNIST.
+
+    LOBSTER is ``lobster_cpu``: with the group's defaults nothing is forced, and three epochs hold no plateau.
+    """
     import subprocess
     import sys
 
@@ -124,7 +127,7 @@ def test_cli_multirun_of_three_pruners_on_real_mnist_draws_the_1d_plot(mnist_roo
     from tests.conftest import REPO, cli_env
 
     args = [
-        "-m", "pruner=oneshot,gradual,lobster", "model=lenet300", "dataset=mnist",
+        "-m", "pruner=oneshot,gradual,lobster_cpu", "model=lenet300", "dataset=mnist",
         f"dataset.root={mnist_root}", "dataset.train_subset=4000", "dataset.val_size=1000",
         "trainer.dense_epochs=3", "trainer.epochs=3", "trainer.lr=0.05", "trainer.num_threads=1",
         "pruner.sparsity=0.95",
