@@ -137,3 +137,18 @@ def test_settings_where_one_model_lacks_a_key_still_pair_every_seed(tmp_path):
     assert out["setting"].tolist() == ["model=cnn", "model=mlp"]  # hidden/channels are implied by the model
     assert out["n"].tolist() == [3, 3]
     assert out["difference"].tolist() == pytest.approx([-1.0, -1.0])
+
+
+def test_a_run_short_of_its_target_sparsity_is_left_out_and_counted(tmp_path):
+    """LOBSTER without forcing may stop short of its target: comparing it with one-shot at the full
+    target would credit it with the sparsity it did not reach."""
+    for seed in (0, 1, 2):
+        for method, reached in (("one-shot", 0.9), ("LOBSTER", 0.62 if seed == 2 else 0.9)):
+            cfg = config(seed, name=method, sparsity=0.9)
+            fields = {"test_acc": 0.95 + 0.01 * (method == "LOBSTER") + 0.001 * seed, "sparsity": reached}
+            write_run(tmp_path, f"{method}-{seed}", cfg, [record(1, cfg, method=method, **fields)])
+    rows = load_dir(tmp_path / "runs").rows
+    out = evaluate([c for c in OVG_CLAIMS if c.treatment == "LOBSTER" and c.metric == "test_error"], rows)
+    assert out["n"].tolist() == [2]
+    assert out["note"].iloc[0] == "1 run(s) short of their target left out"
+    assert out["difference"].iloc[0] == pytest.approx(-1.0)

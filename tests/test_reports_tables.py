@@ -139,3 +139,19 @@ def test_enough_seeds_switch_the_interval_to_scipys_bootstrap():
     assert s.method == "bootstrap" and (s.low, s.high) == pytest.approx((ref.low, ref.high))
     few = describe(values[:3])
     assert few.method == "t"
+
+
+def test_figures_are_the_same_bytes_when_the_data_are(tmp_path):
+    """No creation date or version stamp: re-aggregating unchanged records leaves the figures unchanged."""
+    import time
+
+    from repro.reports.figures import pyplot, save_figure
+
+    written = []
+    for name in ("a", "b"):
+        fig, ax = pyplot().subplots()
+        ax.plot([0, 1, 2], [3, 1, 2])
+        written.append(save_figure(fig, tmp_path / name, "curve"))
+        time.sleep(1.1)  # a stamped date would differ by a second
+    for first, second in zip(*written):
+        assert first.read_bytes() == second.read_bytes(), first.suffix

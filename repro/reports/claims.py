@@ -60,6 +60,8 @@ class Claim:
     ``show`` adds treatment fields to the setting's text without matching on them. Optional columns:
     ``ratio`` (mean over seeds of treatment / baseline), ``size`` (the effect the paper reports, displayed
     unit: whether the 95 % interval lies beyond it in the expected direction) and ``paper`` (its finding).
+    ``reached`` (record field, target key ``a|b``, tolerance): runs whose field ends more than the tolerance
+    short of their target (LOBSTER whose plateaus stopped early) are left out, and the note counts them.
     """
 
     text: str
@@ -81,6 +83,20 @@ class Claim:
     ratio: bool = False
     size: float | None = None
     paper: str = ""
+    reached: tuple[str, str, float] | None = None
+
+
+def _short_of_target(claim: Claim, rows: pd.DataFrame) -> pd.Series:
+    """Per row, whether its run ended short of its target (``claim.reached``); all False without one."""
+    if claim.reached is None or rows.empty:
+        return pd.Series(False, index=rows.index)
+    field, target_keys, tolerance = claim.reached
+    target = _first(rows, target_keys.split("|"))
+    if target is None or field not in rows:
+        return pd.Series(False, index=rows.index)
+    got = pd.to_numeric(rows[field], errors="coerce")
+    want = pd.to_numeric(rows[target], errors="coerce")
+    return (got < want - tolerance).fillna(False)
 
 
 def verdict(claim: Claim, result: Paired) -> str:
@@ -172,6 +188,9 @@ def pairs(claim: Claim, rows: pd.DataFrame) -> tuple[dict[tuple, list[tuple[floa
     trajectories = pd.concat([t, b]) if claim.at == "remaining" else None
     t = _last(t) if claim.at in ("final", "remaining") else t
     b = _last(b) if claim.at in ("final", "remaining") else b
+    short_t, short_b = _short_of_target(claim, t), _short_of_target(claim, b)
+    short = int(short_t.sum() + short_b.sum())
+    t, b = t[~short_t], b[~short_b]
     both = pd.concat([t, b])
     matched = [c for c in (_first(both, k.split("|")) for k in claim.match) if c is not None]
     setting = [*dense_keys(both), *matched, *(["step"] if claim.at == "step" else [])]
@@ -218,6 +237,8 @@ def pairs(claim: Claim, rows: pd.DataFrame) -> tuple[dict[tuple, list[tuple[floa
     )
     fields = metric if base_metric == metric else f"{metric} or {base_metric}"
     notes += [f"{missing} pair(s) without {fields}"] * bool(missing)
+    if short:
+        notes.append(f"{short} run(s) short of their target left out")
     if not found and not notes:
         notes = ["no runs share a dense start and seed"]
     return found, setting, "; ".join(notes)
