@@ -144,7 +144,7 @@ def test_bad_gradual_and_lobster_settings_fail_at_compose_time():
 
 
 def test_oneshot_and_gradual_share_the_dense_start_and_report_sharpness(tmp_path: Path):
-    """The issue's pipeline on digits: three pruners from one dense model, sharpness, PSP, the report."""
+    """The paper's pipeline on digits: three pruners from one dense model, sharpness, PSP, the report."""
     common = [
         "model=mlp", "model.hidden=[64]", "dataset=digits", "dataset.val_size=200", "trainer.batch_size=128",
         "trainer.dense_epochs=3", "trainer.epochs=4", "trainer.num_threads=1", "pruner.sparsity=0.9",

@@ -114,7 +114,7 @@ def test_interpolation_hits_both_solutions_and_barrier_is_height_above_the_chord
 
 @pytest.mark.slow
 def test_cli_multirun_of_three_pruners_on_real_mnist_draws_the_1d_plot(mnist_root, tmp_path):
-    """The issue's command: one multirun of one-shot, gradual and LOBSTER on LeNet-300 / real MNIST.
+    """One multirun of one-shot, gradual and LOBSTER on LeNet-300 / real MNIST.
 
     LOBSTER is ``lobster_cpu``: with the group's defaults nothing is forced, and three epochs hold no plateau.
     """
