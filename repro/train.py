@@ -149,16 +149,18 @@ class Tally:
         self.outs: list[torch.Tensor] = []
         self.labels: list[torch.Tensor] = []
         self.correct: torch.Tensor | int = 0
-        self.seen = 0
 
     def add(self, loss: torch.Tensor, out: torch.Tensor, y: torch.Tensor) -> None:
         self.losses.append(loss.detach())
         self.sizes.append(y.numel())
-        self.seen += y.numel()
         self.outs.append(out.detach())
         self.labels.append(y)
         if len(self.outs) == self.every:
             self._count()
+
+    @property
+    def seen(self) -> int:
+        return sum(self.sizes)
 
     def _count(self) -> None:
         if self.outs:
@@ -173,7 +175,8 @@ class Tally:
         if self.losses:
             for value, size in zip(torch.stack(self.losses).double().tolist(), self.sizes):
                 total += value * size
-        return total / max(self.seen, 1), float(self.correct) / max(self.seen, 1)
+        seen = max(self.seen, 1)
+        return total / seen, float(self.correct) / seen
 
 
 def fit(

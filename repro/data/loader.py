@@ -16,11 +16,17 @@ import torch
 import torch.nn.functional as F
 
 
-def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 pixels [N, C, H, W] to float32 ``(x / 255 - mean) / std`` per channel (the loader's formula)."""
-    shape = (1, -1, 1, 1)
-    m = torch.tensor(mean, dtype=torch.float32, device=images.device).view(shape)
-    s = torch.tensor(std, dtype=torch.float32, device=images.device).view(shape)
+def channel_values(values: Sequence[float] | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Per-channel constants as a float32 [1, C, 1, 1] tensor (no copy when already one)."""
+    return torch.as_tensor(values, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+
+
+def normalise(
+    images: torch.Tensor, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor
+) -> torch.Tensor:
+    """uint8 pixels [N, C, H, W] to float32 ``(x / 255 - mean) / std`` per channel: the one formula every
+    batch and every kept float copy goes through, so both give the same bits."""
+    m, s = channel_values(mean, images.device), channel_values(std, images.device)
     return torch.div(images, 255.0).sub_(m).div_(s)
 
 
@@ -95,9 +101,8 @@ class TensorLoader:
         self.generator = generator
         self.max_batches = max_batches
         self.floats = floats if floats is not None and not (crop_padding > 0 or flip) else None
-        shape = (1, -1, 1, 1)
-        self._mean = torch.tensor(mean, dtype=torch.float32, device=images.device).view(shape)
-        self._std = torch.tensor(std, dtype=torch.float32, device=images.device).view(shape)
+        self._mean = channel_values(mean, images.device)
+        self._std = channel_values(std, images.device)
 
     def __len__(self) -> int:
         batches = math.ceil(self.labels.shape[0] / self.batch_size)
@@ -137,7 +142,7 @@ class TensorLoader:
         """
         if self.crop_padding > 0 or self.flip:
             x = self._crop_flip(x)
-        return torch.div(x, 255.0).sub_(self._mean).div_(self._std)
+        return normalise(x, self._mean, self._std)
 
     def _crop_flip(self, x: torch.Tensor) -> torch.Tensor:
         """``random_crop`` then ``random_hflip`` (the same draws, the same pixels) as one gather.

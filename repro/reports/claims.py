@@ -193,10 +193,11 @@ def pairs(claim: Claim, rows: pd.DataFrame) -> tuple[dict[tuple, list[tuple[floa
     t, b = t[~short_t], b[~short_b]
     both = pd.concat([t, b])
     matched = [c for c in (_first(both, k.split("|")) for k in claim.match) if c is not None]
-    setting = [*dense_keys(both), *matched, *(["step"] if claim.at == "step" else [])]
+    dense = dense_keys(both)
+    setting = [*dense, *matched, *(["step"] if claim.at == "step" else [])]
     shown = [c for c in (column(t, k) for k in claim.show) if c is not None and c not in setting]
     # Displayed: the setting keys not implied by the others (model.channels once model.name is known).
-    implied = set(dense_keys(both)) - set(setting_keys(both, first=()))
+    implied = set(dense) - set(setting_keys(both, first=()))
     named = [k for k in setting if k not in implied] + shown
     keys = [*setting, REPLICATE]
     base_keys = [k for k in keys if k != "step" or claim.baseline_step is None]
