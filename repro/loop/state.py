@@ -11,7 +11,7 @@ from torch import nn
 from repro.data.core import Data
 from repro.masks import Masks
 from repro.store import CorruptFileError, RunStore, safe_load, warn
-from repro.store.verify import file_problem, record_files
+from repro.store.verify import file_problem, left_out, record_files
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -60,10 +60,18 @@ def save_step(
 
 
 def last_good_step(store: RunStore) -> int:
-    """The last recorded step whose files pass their checksums; records after it are dropped."""
+    """The last recorded step whose files pass their checksums; records after it are dropped.
+
+    Steps a carried copy holds as records only (``left_out``) count as done: the resume reads the last
+    step's files (and step 0's), which a carried copy always holds.
+    """
     records = {r["step"]: r for r in store.records()}
+    absent = left_out(store.paths)
     good = -1
     for step in sorted(records):
+        if step in absent:
+            good = step
+            continue
         bad = [p for path, sha in record_files(store.paths, records[step]) if (p := file_problem(path, sha))]
         if bad:
             warn(f"{bad[0]}; redoing the steps after step {good}")

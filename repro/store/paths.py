@@ -50,6 +50,11 @@ class RunPaths:
     def init(self) -> Path:
         return self.dir / "init.pt"
 
+    @property
+    def carried(self) -> Path:
+        """Which recorded steps a carried copy holds without their files (see ``repro.carry``)."""
+        return self.dir / "carried.json"
+
     def checkpoint(self, step: int, kind: str = "last") -> Path:
         return self.dir / "checkpoints" / f"step_{step}_{kind}.pt"
 

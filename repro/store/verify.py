@@ -28,6 +28,12 @@ def record_files(paths: RunPaths, record: dict[str, Any]) -> list[tuple[Path, st
     return files
 
 
+def left_out(paths: RunPaths) -> set[int]:
+    """Steps whose records a carried copy keeps without their files: not damage, only not carried."""
+    manifest = read_json(paths.carried)
+    return set(manifest.get("left_out", [])) if isinstance(manifest, dict) else set()
+
+
 def file_problem(path: Path, sha: str | None) -> str | None:
     if not path.exists():
         return f"{path}: missing"
@@ -47,8 +53,9 @@ def verify_run(run: RunReader) -> list[str]:
     records, bad_line = parse_records(paths.records.read_text(errors="replace"), paths.records)
     if bad_line is not None:
         problems.append(f"{paths.records}: line {bad_line} is corrupt")
+    absent = left_out(paths)
     for record in records:
-        if record.get("status") == "diverged":
+        if record.get("status") == "diverged" or record.get("step") in absent:
             continue
         problems += [p for path, sha in record_files(paths, record) if (p := file_problem(path, sha))]
     return problems
