@@ -146,14 +146,19 @@ def test_a_held_lock_keeps_a_second_process_out(tmp_path: Path, capsys):
     assert [r["step"] for r in run_job(cfg)] == [0, 1], "released when its holder lets go (or dies)"
 
 
+def default_signals() -> None:
+    """The job's own signal handling, also when the tests run in the background (SIGINT ignored there)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupt_is_one_line_marks_the_run_and_the_same_command_resumes(sig, code, tmp_path: Path):
-    # three pruning steps of 30 epochs still to go when the signal comes: it cannot arrive after the end
-    args = [*SMALL, "pruner=lottery", "pruner.steps=3", "trainer.epochs=30", f"out_dir={tmp_path}"]
+    args = [*SMALL, "pruner=lottery", "pruner.steps=3", "trainer.epochs=6", f"out_dir={tmp_path}"]
     cfg = compose(*args)
     store = RunStore(run_dir_of(cfg))
     proc = subprocess.Popen([sys.executable, "-m", "repro.run", *args], cwd=REPO, env=cli_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)  # fmt: skip
     while not store.records() and proc.poll() is None:
         time.sleep(0.01)
     proc.send_signal(sig)
