@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repro.store import RunReader, RunStore, atomic_json, find_runs
-from repro.store.verify import file_problem, left_out, record_files
+from repro.store.verify import left_out, record_files, step_problems
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,11 @@ def files_to_carry(run: RunReader) -> tuple[list[Path], set[int], set[int]]:
     if keep & absent:
         raise CarryError(f"{run.dir}: step(s) {sorted(keep & absent)} hold no files here; carry the original")
     files = [run.paths.init] if keep and run.paths.init.exists() else []
-    for record in records:
-        if record["step"] in keep:
-            for path, sha in record_files(run.paths, record):
-                problem = file_problem(path, sha)
-                if problem:
-                    raise CarryError(f"{problem}; repair the run first (re-run its command)")
-                files.append(path)
+    for record in (r for r in records if r["step"] in keep):
+        problems = step_problems(run.paths, record, set())
+        if problems:
+            raise CarryError(f"{problems[0]}; repair the run first (re-run its command)")
+        files += [path for path, _ in record_files(run.paths, record)]
     return files, keep, (steps - keep) | absent
 
 
@@ -62,9 +60,7 @@ def carry(src: Path, dest_root: Path) -> Carried:
     dest = dest_root / run.name
     if dest.resolve() == run.dir.resolve():
         raise CarryError(f"{src}: the destination is the run itself")
-    ahead = RunReader(dest).records()
-    last = max((int(r["step"]) for r in run.records()), default=-1)
-    if ahead and max(int(r["step"]) for r in ahead) > last:
+    if RunReader(dest).last_step() > run.last_step():
         raise CarryError(f"{dest} has more recorded steps than {src}; left as it is")
     guard = RunStore(dest) if dest.exists() else None
     if guard is not None and (owner := guard.acquire()) is not None:

@@ -97,3 +97,16 @@ def test_a_folder_without_runs_is_refused_in_one_line(tmp_path: Path, capsys):
         carry_main([str(tmp_path), "--to", str(tmp_path / "x")])
     assert out.value.code == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_a_damaged_run_is_not_carried(tmp_path: Path, capsys):
+    cfg = compose(*SMALL, "pruner=lottery", f"out_dir={tmp_path / 'a'}")
+    run_job(cfg)
+    stopped = interrupted_copy(run_dir_of(cfg), tmp_path / "b", after=2)
+    last = stopped / "checkpoints" / "step_2_last.pt"
+    last.write_bytes(last.read_bytes()[:100])
+    with pytest.raises(SystemExit) as out:
+        carry_main([str(stopped), "--to", str(tmp_path / "records")])
+    assert out.value.code == 1
+    assert "checksum mismatch" in capsys.readouterr().err
+    assert not (tmp_path / "records" / stopped.name).exists(), "no half copy is left"

@@ -11,7 +11,7 @@ from torch import nn
 from repro.data.core import Data
 from repro.masks import Masks
 from repro.store import CorruptFileError, RunStore, safe_load, warn
-from repro.store.verify import file_problem, left_out, record_files
+from repro.store.verify import left_out, step_problems
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -69,10 +69,7 @@ def last_good_step(store: RunStore) -> int:
     absent = left_out(store.paths)
     good = -1
     for step in sorted(records):
-        if step in absent:
-            good = step
-            continue
-        bad = [p for path, sha in record_files(store.paths, records[step]) if (p := file_problem(path, sha))]
+        bad = step_problems(store.paths, records[step], absent)
         if bad:
             warn(f"{bad[0]}; redoing the steps after step {good}")
             break

@@ -54,6 +54,10 @@ class RunReader:
             return []
         return parse_records(path.read_text(errors="replace"), path)[0]
 
+    def last_step(self) -> int:
+        """Last step whose record was written; -1 when none."""
+        return max((r["step"] for r in self.records()), default=-1)
+
     def status(self) -> dict[str, Any]:
         data = read_json(self.paths.status)
         return data if isinstance(data, dict) and isinstance(data.get("status"), str) else {}

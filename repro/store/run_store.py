@@ -40,10 +40,6 @@ class RunStore(RunReader):
         """Forget the records of every step after ``step`` (their files failed a check)."""
         self._write_records([r for r in self.records() if r["step"] <= step])
 
-    def last_step(self) -> int:
-        """Last step whose record was written; -1 when none."""
-        return max((r["step"] for r in self.records()), default=-1)
-
     # status ----------------------------------------------------------------
     def set_status(self, status: str, **extra: Any) -> None:
         atomic_write(self.paths.status, json.dumps({"status": status, **extra}, sort_keys=True).encode())

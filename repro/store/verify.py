@@ -34,6 +34,13 @@ def left_out(paths: RunPaths) -> set[int]:
     return set(manifest.get("left_out", [])) if isinstance(manifest, dict) else set()
 
 
+def step_problems(paths: RunPaths, record: dict[str, Any], absent: set[int]) -> list[str]:
+    """Damaged or missing files of one step (none for a step in ``absent``, see :func:`left_out`)."""
+    if record.get("step") in absent:
+        return []
+    return [p for path, sha in record_files(paths, record) if (p := file_problem(path, sha))]
+
+
 def file_problem(path: Path, sha: str | None) -> str | None:
     if not path.exists():
         return f"{path}: missing"
@@ -55,9 +62,8 @@ def verify_run(run: RunReader) -> list[str]:
         problems.append(f"{paths.records}: line {bad_line} is corrupt")
     absent = left_out(paths)
     for record in records:
-        if record.get("status") == "diverged" or record.get("step") in absent:
-            continue
-        problems += [p for path, sha in record_files(paths, record) if (p := file_problem(path, sha))]
+        if record.get("status") != "diverged":
+            problems += step_problems(paths, record, absent)
     return problems
 
 
