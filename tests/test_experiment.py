@@ -99,6 +99,17 @@ def test_dense_training_is_shared_between_pruners(tmp_path: Path):
     assert one[0]["test_acc"] == two[0]["test_acc"]
 
 
+def test_the_dense_start_depends_on_the_step_length_only_through_the_dense_epochs():
+    """The rule the aggregator pairs runs by (``repro.reports.settings.dense_keys``): a longer pruning step
+    keeps the dense model when ``trainer.dense_epochs`` is pinned, and changes it when it is not."""
+    from repro.loop.dense import dense_key
+
+    common = ("model=linear", "dataset=digits")
+    pinned = [dense_key(compose(*common, "trainer.dense_epochs=3", f"trainer.epochs={n}")) for n in (2, 9)]
+    free = [dense_key(compose(*common, "trainer.dense_epochs=null", f"trainer.epochs={n}")) for n in (3, 9)]
+    assert pinned[0] == pinned[1] == free[0] != free[1]
+
+
 def test_records_are_json_lines_with_the_contract_fields(tmp_path: Path):
     cfg = compose("model=linear", "dataset=digits", f"out_dir={tmp_path}", "logger=none")
     run_job(cfg)

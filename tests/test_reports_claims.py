@@ -152,3 +152,45 @@ def test_a_run_short_of_its_target_sparsity_is_left_out_and_counted(tmp_path):
     assert out["n"].tolist() == [2]
     assert out["note"].iloc[0] == "1 run(s) short of their target left out"
     assert out["difference"].iloc[0] == pytest.approx(-1.0)
+
+
+def step_length_runs(root: Path, lengths: dict[str, list[int]], dense_epochs: int | None) -> None:
+    """Per seed, each method at each of its step lengths; the treatment is 1 point more accurate."""
+    for seed in (0, 1, 2):
+        for method, epochs in lengths.items():
+            for n in epochs:
+                cfg = config(seed, name=method, sparsity=0.9)
+                cfg["trainer"] |= {"epochs": n, "dense_epochs": dense_epochs}
+                acc = 0.95 + 0.01 * (method == "LOBSTER") + 0.001 * seed + 0.0001 * n
+                fields = {"test_acc": acc, "sparsity": 0.9}
+                write_run(root, f"{method}-{n}-{seed}", cfg, [record(1, cfg, method=method, **fields)])
+
+
+def lobster_error_claim(rows: pd.DataFrame) -> pd.DataFrame:
+    return evaluate([c for c in OVG_CLAIMS if c.treatment == "LOBSTER" and c.metric == "test_error"], rows)
+
+
+def test_a_longer_step_from_the_same_dense_model_is_paired(tmp_path):
+    """LOBSTER's 200-epoch step and one-shot's 50 start from one dense model when the dense epochs are
+    pinned (the dense cache's rule): the step length is part of each method, not a setting apart."""
+    step_length_runs(tmp_path, {"LOBSTER": [200], "one-shot": [50]}, dense_epochs=5)
+    out = lobster_error_claim(load_dir(tmp_path / "runs").rows)
+    assert out["n"].tolist() == [3]
+    assert out["difference"].iloc[0] == pytest.approx(-1.0 - 0.01 * 150, abs=1e-9)
+
+
+def test_a_step_length_that_sets_the_dense_epochs_keeps_runs_apart(tmp_path):
+    """Without ``trainer.dense_epochs`` the step length is also the dense training's: different dense
+    models, never paired."""
+    step_length_runs(tmp_path, {"LOBSTER": [200], "one-shot": [50]}, dense_epochs=None)
+    out = lobster_error_claim(load_dir(tmp_path / "runs").rows)
+    assert out["n"].tolist() == [0] and out["verdict"].iloc[0] == "not run"
+
+
+def test_a_step_length_swept_within_both_methods_is_a_setting(tmp_path):
+    """Both methods at 50 and 100 epochs: each length is compared with the same length, never averaged."""
+    step_length_runs(tmp_path, {"LOBSTER": [50, 100], "one-shot": [50, 100]}, dense_epochs=5)
+    out = lobster_error_claim(load_dir(tmp_path / "runs").rows)
+    assert out["n"].tolist() == [3, 3]
+    assert out["setting"].str.contains("epochs=50").iloc[0] and out["setting"].str.contains("100").iloc[1]
+    assert out["difference"].tolist() == pytest.approx([-1.0, -1.0], abs=1e-9)

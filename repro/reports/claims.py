@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from repro.reports.runs import FINISHED, column, normal, same
-from repro.reports.settings import REPLICATE, dense_keys, label, setting_keys
+from repro.reports.settings import REPLICATE, dense_keys, label, setting_keys, step_length_settings
 from repro.reports.stats import ALPHA, HIGH, LOW, STD, Paired, describe, paired
 
 HOLDS, REVERSED, NOT_SIGNIFICANT, NOT_RUN = "holds", "reversed", "not significant", "not run"
@@ -193,7 +193,7 @@ def pairs(claim: Claim, rows: pd.DataFrame) -> tuple[dict[tuple, list[tuple[floa
     t, b = t[~short_t], b[~short_b]
     both = pd.concat([t, b])
     matched = [c for c in (_first(both, k.split("|")) for k in claim.match) if c is not None]
-    dense = dense_keys(both)
+    dense = dense_keys(both) + step_length_settings(t, b)
     setting = [*dense, *matched, *(["step"] if claim.at == "step" else [])]
     shown = [c for c in (column(t, k) for k in claim.show) if c is not None and c not in setting]
     # Displayed: the setting keys not implied by the others (model.channels once model.name is known).

@@ -59,6 +59,13 @@ def _derive(row: dict[str, Any]) -> None:
         row["remaining"] = 1.0 - sparsity
 
 
+def dense_epochs_of(config: dict[str, Any]) -> Any:
+    """The epochs of the run's dense training (step 0): ``trainer.dense_epochs``, else ``trainer.epochs``."""
+    trainer = config.get("trainer") or {}
+    value = trainer.get("dense_epochs")
+    return trainer.get("epochs") if value is None else value
+
+
 @dataclass
 class Runs:
     """The records of a set of runs (``rows``: one per run and step) and the runs themselves (``runs``)."""
@@ -115,6 +122,7 @@ def load(readers: Iterable[RunReader]) -> Runs:
             row = {k: v for k, v in record.items() if k not in ("run", "method")}
             row |= {"run": name, "state": state, "method": method_of(record, config)}
             row["seed"] = config.get("seed", record.get("seed"))
+            row["dense_epochs"] = dense_epochs_of(config)
             _derive(row)
             rows.append(row | flat)
     frame = pd.DataFrame(rows)

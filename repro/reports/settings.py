@@ -14,11 +14,14 @@ from typing import Any
 import pandas as pd
 
 from repro.reports.runs import CONFIG, normal, values
-from repro.store.identity import NON_IDENTITY_KEYS
+from repro.store.identity import NON_IDENTITY_KEYS, STEP_LENGTH_KEYS
 
 REPLICATE = "seed"
 IGNORED = (*NON_IDENTITY_KEYS, REPLICATE)
-DENSE_EXCLUDED = ("pruner",)  # runs equal apart from these share their dense start (per seed)
+# Runs equal apart from these, with one dense epoch count, share their dense start (per seed): the rule of
+# the dense cache itself (``repro.loop.dense.dense_key``).
+DENSE_EXCLUDED = ("pruner", *STEP_LENGTH_KEYS)
+DENSE_EPOCHS = "dense_epochs"  # per row: the epochs of the run's dense training (``runs.dense_epochs_of``)
 ALWAYS = (f"{CONFIG}model.name", f"{CONFIG}dataset.name")  # shown whenever they vary, even if implied
 
 
@@ -75,9 +78,23 @@ def per_seed(rows: pd.DataFrame, key: str, scale: float = 1.0) -> pd.Series:
     return (numbers * scale).groupby(seeds.astype(str)).mean().dropna()
 
 
+def _varies(rows: pd.DataFrame, column: str) -> bool:
+    return column in rows and _per_run(rows)[column].map(normal).nunique(dropna=False) > 1
+
+
 def dense_keys(rows: pd.DataFrame) -> list[str]:
-    """Varying config columns outside the pruner: with the seed they identify a run's dense start."""
-    return [c for c in varying(rows) if not _ignored(c[len(CONFIG) :], DENSE_EXCLUDED)]
+    """Varying config columns outside the pruner and the step length, and the dense epoch count when it
+    varies: with the seed they identify a run's dense start."""
+    keys = [c for c in varying(rows) if not _ignored(c[len(CONFIG) :], DENSE_EXCLUDED)]
+    return keys + [DENSE_EPOCHS] * _varies(rows, DENSE_EPOCHS)
+
+
+def step_length_settings(*sides: pd.DataFrame) -> list[str]:
+    """Step-length columns that vary within one of ``sides``: there they are a setting of their own. A step
+    length that differs only between the sides belongs to each side's method (a plateau-driven pruner
+    given a longer step than the one-shot baseline it is compared with, from the same dense models)."""
+    columns = [f"{CONFIG}{k}" for k in STEP_LENGTH_KEYS]
+    return [c for c in columns if any(_varies(side, c) for side in sides)]
 
 
 def dense_signature(rows: pd.DataFrame) -> pd.Series:
@@ -89,7 +106,7 @@ def dense_signature(rows: pd.DataFrame) -> pd.Series:
         if c.startswith(CONFIG)
         and not _ignored(c[len(CONFIG) :])
         and not _ignored(c[len(CONFIG) :], DENSE_EXCLUDED)
-    ]
+    ] + [DENSE_EPOCHS] * (DENSE_EPOCHS in rows)
     return (
         rows[cols].apply(lambda r: "|".join(normal(v) for v in r), axis=1) if cols else rows["run"].map(str)
     )

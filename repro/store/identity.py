@@ -31,6 +31,10 @@ NON_IDENTITY_KEYS = (
     "dataset.root",
     "dataset.download",
 )
+# Keys that set the length of the pruning steps: the shared dense training depends on them only through
+# its epoch count (``trainer.dense_epochs``, else ``trainer.epochs``), so runs differing in them alone
+# start from one dense model.
+STEP_LENGTH_KEYS = ("trainer.epochs", "trainer.dense_epochs")
 # Config keys naming files whose content a run reads.
 INPUT_FILES = ("model.checkpoint",)
 

@@ -16,6 +16,7 @@ from repro.reports.runs import CONFIG, column
 from repro.reports.settings import REPLICATE, dense_signature, setting_keys
 from repro.reports.summary import caption
 from repro.reports.tables import Column, stat_table
+from repro.store.identity import STEP_LENGTH_KEYS
 
 COLUMNS = (
     Column("test_error", "test error %", 100.0, 2, "%"),
@@ -49,7 +50,7 @@ def dense_rows(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     dense = dense.drop_duplicates(["_dense", "_seed"]).drop(columns=["_dense", "_seed"])
     dense["method"] = "dense"
     for key in keys:
-        if key.startswith(f"{CONFIG}pruner.") or key == TARGET:
+        if key.startswith(f"{CONFIG}pruner.") or key == TARGET or key[len(CONFIG) :] in STEP_LENGTH_KEYS:
             dense[key] = None
     return dense
 
