@@ -45,3 +45,26 @@ def test_a_matching_row_shows_the_paper_value_and_the_difference(tmp_path: Path)
     assert listing.loc["Table 1", "ours"] == pytest.approx(92.0) and listing.loc["Table 1", "n"] == 2
     assert listing.loc["Table 2", "status"] == "not run"
     assert listing.loc["Fig. 4", "status"] == "not measured"
+
+
+def test_a_setting_the_paper_leaves_open_is_not_averaged_over(tmp_path: Path):
+    """A paper value without a sparsity matched by runs at two sparsities: one row per sparsity, each the
+    mean over its own seeds (1.0 and 3.0 % error), never 2.0 % as if the sparsities were seeds."""
+    (tmp_path / "results" / "toy").mkdir(parents=True)
+    (tmp_path / "results" / "toy" / "reference.csv").write_text(
+        'setting,metric,value,unit,source\n"model=mlp;method=LOBSTER",test_error,1.5,%,Table 1\n'
+    )
+    refs = reference.load("toy", tmp_path / "results")
+    for seed in (0, 1):
+        for sparsity, error in ((0.9, 0.01), (0.99, 0.03)):
+            cfg = config(seed, name="lobster", sparsity=sparsity)
+            rec = record(1, cfg, method="LOBSTER", test_acc=1 - error, sparsity=sparsity)
+            write_run(tmp_path, f"r{seed}-{sparsity}", cfg, [rec])
+    column = Column("test_error", "test error %", 100.0, 2, "%")
+    out = reference.reference_table(refs, load_dir(tmp_path / "runs").rows, [column])
+    assert out["setting"].tolist() == [
+        "model=mlp; method=LOBSTER; sparsity=0.9",
+        "model=mlp; method=LOBSTER; sparsity=0.99",
+    ]
+    assert out["ours"].tolist() == pytest.approx([1.0, 3.0]) and out["n"].tolist() == [2, 2]
+    assert out["ours-paper"].tolist() == pytest.approx([-0.5, 1.5])

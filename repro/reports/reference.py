@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from repro.reports.runs import FINISHED, same, values
-from repro.reports.settings import per_seed
+from repro.reports.runs import FINISHED, normal, same, values
+from repro.reports.settings import groups, label, per_seed, setting_keys
 from repro.reports.stats import fill
 from repro.store import warn
 
@@ -92,6 +92,25 @@ def _final(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.loc[rows.groupby("run")["step"].idxmax()] if len(rows) else rows
 
 
+def _compare(ref: Reference, sel: pd.DataFrame, setting: str, scales: dict) -> dict[str, Any]:
+    row: dict[str, Any] = {"setting": setting, "metric": ref.metric, "unit": ref.unit, "paper": ref.value}
+    scale = scales.get((ref.metric, ref.unit), 100.0 if ref.unit == "%" else 1.0)
+    numbers = values(sel, ref.metric)
+    if sel.empty:
+        status = "not run"
+    elif numbers is None or pd.to_numeric(numbers, errors="coerce").dropna().empty:
+        status = "not measured"
+    else:
+        status = ""
+    numbers = per_seed(sel, ref.metric, scale) if not status else pd.Series(dtype=float)
+    mean = fill(row, "ours", numbers)
+    row["n"] = len(numbers)
+    row["ours-paper"] = mean - ref.value if not math.isnan(mean) else math.nan
+    row["status"] = status
+    row["source"] = ref.source + (f" ({ref.note})" if ref.note else "")
+    return row
+
+
 def reference_table(refs: Sequence[Reference], rows: pd.DataFrame, columns: Sequence[Any]) -> pd.DataFrame:
     """Every paper value of a report beside ours (finished runs matching its setting), with the difference;
     ``not run`` where no run matches and ``not measured`` where the runs do not record the metric."""
@@ -99,29 +118,18 @@ def reference_table(refs: Sequence[Reference], rows: pd.DataFrame, columns: Sequ
     done = rows[rows["state"] == FINISHED] if "state" in rows else rows
     out = []
     for ref in refs:
-        row: dict[str, Any] = {"setting": ref.setting_text, "metric": ref.metric, "unit": ref.unit}
-        row["paper"] = ref.value
         sel = done
         for key, want in ref.setting:
             series = values(sel, key)
             sel = sel[series.map(lambda v, w=want: same(v, w))] if series is not None else sel.iloc[0:0]
         if "step" not in dict(ref.setting):
             sel = _final(sel)
-        scale = scales.get((ref.metric, ref.unit), 100.0 if ref.unit == "%" else 1.0)
-        numbers = values(sel, ref.metric)
-        if sel.empty:
-            status = "not run"
-        elif numbers is None or pd.to_numeric(numbers, errors="coerce").dropna().empty:
-            status = "not measured"
-        else:
-            status = ""
-        numbers = per_seed(sel, ref.metric, scale) if not status else pd.Series(dtype=float)
-        mean = fill(row, "ours", numbers)
-        row["n"] = len(numbers)
-        row["ours-paper"] = mean - ref.value if not math.isnan(mean) else math.nan
-        row["status"] = status
-        row["source"] = ref.source + (f" ({ref.note})" if ref.note else "")
-        out.append(row)
+        # A setting the paper's value leaves open (its sparsity, say) is never averaged over as if it were
+        # seeds: one row per value, so ours is read at the matching one.
+        keys = [k for k in setting_keys(sel) if sel[k].map(normal).nunique() > 1] if len(sel) else []
+        for found, part in groups(sel, keys) if keys else [({}, sel)]:
+            extra = "".join(f"; {label(k, keys)}={v}" for k, v in found.items())
+            out.append(_compare(ref, part, ref.setting_text + extra, scales))
     table = pd.DataFrame(out)
     table.attrs["digits"] = {"paper": 2, "ours": 2, "ours-paper": 2}
     table.attrs["caption"] = "Paper values beside ours (mean ± std [95 % interval] over seeds)."
