@@ -1,12 +1,13 @@
 """``python -m repro.carry RUN... --to FOLDER``: a light copy of runs that another machine resumes from.
 
 A run directory holds the weights of every step, but going on needs only the initial weights, step 0's
-(the dense weights one-shot pruners read) and the last step's. The copy keeps the config, the status and
-every record, the files of those steps, and ``carried.json`` naming the steps kept as records only, so
-``repro.verify`` passes on it and the aggregator reads it like the original. A finished run is carried
-as records only. To go on elsewhere, carry the copy into that ``out_dir``'s ``runs/`` folder the same way
-and run the same command: it resumes after the last recorded step, with the same numbers as an
-uninterrupted run. A copy never replaces a run that has more recorded steps or is running.
+(the dense weights one-shot pruners read) and the last step's. The copy keeps the config, the status,
+every record and every step's artifacts (the small files the tables and figures read), the weights of
+those steps, and ``carried.json`` naming the steps whose weights stay behind, so ``repro.verify`` passes
+on it and the aggregator reads it like the original. A finished run travels without weights. To go on
+elsewhere, carry the copy into that ``out_dir``'s ``runs/`` folder the same way and run the same command:
+it resumes after the last recorded step, with the same numbers as an uninterrupted run. A copy never
+replaces a run that has more recorded steps or is running.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repro.store import RunReader, RunStore, atomic_json, find_runs
-from repro.store.verify import left_out, record_files, step_problems
+from repro.store.verify import artifact_files, artifacts_kept, left_out, record_files, step_problems
 
 
 @dataclass(frozen=True)
@@ -35,28 +36,34 @@ class CarryError(Exception):
     """A run that cannot be carried: damaged, not resumable, or its destination is further along."""
 
 
-def files_to_carry(run: RunReader) -> tuple[list[Path], set[int], set[int]]:
-    """(files, steps kept with files, steps kept as records only) of ``run``'s copy."""
+def files_to_carry(run: RunReader) -> tuple[list[Path], set[int], set[int], bool]:
+    """(files, steps kept with their weights, steps kept without, whether every step's artifacts are kept)
+    of ``run``'s copy."""
     records = [r for r in run.records() if r.get("status") != "diverged"]
     steps = {int(r["step"]) for r in records}
     absent = left_out(run.paths)
+    with_artifacts = artifacts_kept(run.paths) or not absent  # an older copy may lack some
     finished = run.status_name() in ("finished", "diverged")
     keep = set() if finished or not steps else {0, max(steps)} & steps
     if keep & absent:
         raise CarryError(f"{run.dir}: step(s) {sorted(keep & absent)} hold no files here; carry the original")
     files = [run.paths.init] if keep and run.paths.init.exists() else []
-    for record in (r for r in records if r["step"] in keep):
-        problems = step_problems(run.paths, record, set())
+    for record in records:
+        if record["step"] in keep:
+            problems, found = step_problems(run.paths, record, set()), record_files(run.paths, record)
+        else:  # the weights stay behind; the artifacts the tables and figures read travel
+            problems = step_problems(run.paths, record, steps - keep, artifacts=with_artifacts)
+            found = artifact_files(run.paths, record) if with_artifacts else []
         if problems:
             raise CarryError(f"{problems[0]}; repair the run first (re-run its command)")
-        files += [path for path, _ in record_files(run.paths, record)]
-    return files, keep, (steps - keep) | absent
+        files += [path for path, _ in found]
+    return files, keep, (steps - keep) | absent, with_artifacts
 
 
 def carry(src: Path, dest_root: Path) -> Carried:
     """Copy run ``src`` into ``dest_root/<name>`` (replacing an older copy there, never a newer one)."""
     run = RunReader(src)
-    files, keep, absent = files_to_carry(run)
+    files, keep, absent, with_artifacts = files_to_carry(run)
     dest = dest_root / run.name
     if dest.resolve() == run.dir.resolve():
         raise CarryError(f"{src}: the destination is the run itself")
@@ -74,7 +81,8 @@ def carry(src: Path, dest_root: Path) -> Carried:
                 target = tmp / path.relative_to(run.dir)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
-        atomic_json(tmp / run.paths.carried.name, {"left_out": sorted(absent)})
+        manifest = {"left_out": sorted(absent)} | ({"artifacts": "all"} if with_artifacts else {})
+        atomic_json(tmp / run.paths.carried.name, manifest)
         old = dest_root / f".{run.name}.old"
         if dest.exists():
             dest.rename(old)
@@ -109,9 +117,9 @@ def main(argv: list[str] | None = None) -> None:
             failed += 1
             print(f"[repro] carry: {exc}", file=sys.stderr)
             continue
-        held = ", ".join(map(str, done.steps_with_files)) or "none (records only)"
-        print(f"[repro] carried {done.name}: {done.records} records, files of steps {held}, "
-              f"{done.bytes / 1e6:.1f} MB -> {args.to / done.name}")  # fmt: skip
+        held = ", ".join(map(str, done.steps_with_files)) or "none"
+        print(f"[repro] carried {done.name}: {done.records} records with their artifacts, weights of steps "
+              f"{held}, {done.bytes / 1e6:.1f} MB -> {args.to / done.name}")  # fmt: skip
     sys.exit(1 if failed else 0)
 
 

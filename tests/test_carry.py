@@ -10,7 +10,7 @@ import pytest
 from repro.carry import main as carry_main
 from repro.run import run_dir_of, run_job
 from repro.store import RunStore, read_json
-from repro.store.verify import verify_run
+from repro.store.verify import artifact_files, verify_run
 from tests.conftest import compose
 
 SMALL = ["model=mlp", "model.hidden=[32]", "dataset=digits", "logger=none", "trainer.num_threads=1",
@@ -40,6 +40,18 @@ def carried_files(run: Path) -> list[str]:
     return sorted(str(p.relative_to(run)) for p in run.rglob("*.pt"))
 
 
+def assert_artifacts_travel(light: Path) -> None:
+    """Every step's artifacts (what the tables and figures read) are in the copy and verified there."""
+    store = RunStore(light)
+    artifacts = [artifact_files(store.paths, r) for r in store.records()]
+    assert all(artifacts) and all(path.exists() for files in artifacts for path, _ in files)
+    path = artifacts[1][0][0]  # a step whose weights stayed behind: its artifact is still checked
+    kept = path.read_bytes()
+    path.write_bytes(kept[: len(kept) // 2])
+    assert any("checksum mismatch" in p for p in verify_run(store))
+    path.write_bytes(kept)
+
+
 @pytest.mark.parametrize("pruner", ["lottery", "oneshot_rewind"])
 def test_a_carried_run_resumes_elsewhere_with_the_uninterrupted_numbers(pruner: str, tmp_path: Path):
     """Iterative (last step's weights) and one-shot from the dense weights (step 0's): bitwise equal."""
@@ -55,8 +67,9 @@ def test_a_carried_run_resumes_elsewhere_with_the_uninterrupted_numbers(pruner: 
         "checkpoints/step_0_best.pt", "checkpoints/step_0_last.pt", "checkpoints/step_2_best.pt",
         "checkpoints/step_2_last.pt", "init.pt", "masks/step_0.pt", "masks/step_2.pt",
     ]  # fmt: skip
-    assert read_json(light / "carried.json") == {"left_out": [1]}
+    assert read_json(light / "carried.json") == {"left_out": [1], "artifacts": "all"}
     assert verify_run(RunStore(light)) == [], "steps kept as records only are not damage"
+    assert_artifacts_travel(light)
 
     fresh = tmp_path / "fresh"
     with pytest.raises(SystemExit) as back:
@@ -75,7 +88,8 @@ def test_a_finished_run_travels_as_records_and_is_not_run_again(tmp_path: Path, 
         carry_main([str(run_dir_of(cfg)), "--to", str(tmp_path / "b" / "runs")])
     light = tmp_path / "b" / "runs" / run_dir_of(cfg).name
     assert carried_files(light) == []
-    assert read_json(light / "carried.json") == {"left_out": [0, 1, 2, 3, 4]}
+    assert read_json(light / "carried.json") == {"left_out": [0, 1, 2, 3, 4], "artifacts": "all"}
+    assert_artifacts_travel(light)
     again = run_job(compose(*SMALL, "pruner=lottery", f"out_dir={tmp_path / 'b'}"))
     assert "skip" in capsys.readouterr().out
     assert results(again) == results(reference)

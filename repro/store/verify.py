@@ -23,9 +23,13 @@ def record_files(paths: RunPaths, record: dict[str, Any]) -> list[tuple[Path, st
     ]
     if "best_sha256" in record:
         files.append((paths.checkpoint(step, "best"), record["best_sha256"]))
-    for kind, sha in (record.get("artifact_sha256") or {}).items():
-        files.append((paths.artifact(kind, step), sha))
-    return files
+    return files + artifact_files(paths, record)
+
+
+def artifact_files(paths: RunPaths, record: dict[str, Any]) -> list[tuple[Path, str | None]]:
+    """(path, recorded sha256) of a step's artifacts: what the tables and figures read besides records."""
+    items = (record.get("artifact_sha256") or {}).items()
+    return [(paths.artifact(kind, record["step"]), sha) for kind, sha in items]
 
 
 def left_out(paths: RunPaths) -> set[int]:
@@ -34,11 +38,22 @@ def left_out(paths: RunPaths) -> set[int]:
     return set(manifest.get("left_out", [])) if isinstance(manifest, dict) else set()
 
 
-def step_problems(paths: RunPaths, record: dict[str, Any], absent: set[int]) -> list[str]:
-    """Damaged or missing files of one step (none for a step in ``absent``, see :func:`left_out`)."""
+def artifacts_kept(paths: RunPaths) -> bool:
+    """Whether a carried copy holds the artifacts of the steps it left out (copies made before it did not)."""
+    manifest = read_json(paths.carried)
+    return isinstance(manifest, dict) and manifest.get("artifacts") == "all"
+
+
+def step_problems(
+    paths: RunPaths, record: dict[str, Any], absent: set[int], artifacts: bool = False
+) -> list[str]:
+    """Damaged or missing files of one step; of a step in ``absent`` (:func:`left_out`) only its artifacts,
+    and only when the copy kept them (``artifacts``)."""
     if record.get("step") in absent:
-        return []
-    return [p for path, sha in record_files(paths, record) if (p := file_problem(path, sha))]
+        files = artifact_files(paths, record) if artifacts else []
+    else:
+        files = record_files(paths, record)
+    return [p for path, sha in files if (p := file_problem(path, sha))]
 
 
 def file_problem(path: Path, sha: str | None) -> str | None:
@@ -63,7 +78,7 @@ def verify_run(run: RunReader) -> list[str]:
     absent = left_out(paths)
     for record in records:
         if record.get("status") != "diverged":
-            problems += step_problems(paths, record, absent)
+            problems += step_problems(paths, record, absent, artifacts_kept(paths))
     return problems
 
 
