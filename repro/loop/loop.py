@@ -213,7 +213,7 @@ class PruneLoop:
     def describe(self, step: int, test: dict[str, float], result: FitResult) -> dict[str, Any]:
         job = self.job
         last = result.history[-1] if result.history else {}
-        return {
+        record = {
             "epochs": self.epochs(step),
             "test_acc": test["acc"],
             "test_loss": test["loss"],
@@ -226,7 +226,10 @@ class PruneLoop:
             "nominal_sparsity": job.pruner.nominal_sparsity(step),
             "layer_sparsity": job.masks.layer_sparsity(),
             "status": "ok",
-        } | ({"iterations": result.iterations} if self.cfg.trainer.iterations else {}) | result.early_stop
+        }
+        if self.cfg.trainer.iterations:
+            record["iterations"] = result.iterations
+        return record | result.early_stop
 
 
 def step_line(run: str, record: dict[str, Any], steps: int) -> str:
