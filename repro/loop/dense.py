@@ -18,18 +18,13 @@ from repro.store import (
     safe_load,
     warn,
 )
-from repro.store.identity import STEP_LENGTH_KEYS, file_hashes, non_default
+from repro.store.identity import STEP_LENGTH_KEYS, dense_epochs, file_hashes, non_default
 from repro.store.verify import verify_dense
 from repro.train import FitResult
 
 # Where the data lives and how progress shows do not change the weights; the step length enters only as
 # ``dense_epochs`` (the aggregator pairs runs by the same rule, ``repro.reports.settings.dense_keys``).
 DROP = ("trainer.progress", "trainer.device", *STEP_LENGTH_KEYS, "dataset.root", "dataset.download")
-
-
-def dense_epochs(cfg: DictConfig) -> int:
-    t = cfg.trainer
-    return t.dense_epochs if t.dense_epochs is not None else t.epochs
 
 
 def dense_key(cfg: DictConfig) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from repro.reports.runs import FINISHED, normal, same, values
-from repro.reports.settings import groups, label, per_seed, setting_keys
+from repro.reports.runs import FINISHED, same, values
+from repro.reports.settings import groups, label, per_seed, setting_keys, varies
 from repro.reports.stats import fill
 from repro.store import warn
 
@@ -126,7 +126,7 @@ def reference_table(refs: Sequence[Reference], rows: pd.DataFrame, columns: Sequ
             sel = _final(sel)
         # A setting the paper's value leaves open (its sparsity, say) is never averaged over as if it were
         # seeds: one row per value, so ours is read at the matching one.
-        keys = [k for k in setting_keys(sel) if sel[k].map(normal).nunique() > 1] if len(sel) else []
+        keys = [k for k in setting_keys(sel) if varies(sel, k)] if len(sel) else []
         for found, part in groups(sel, keys) if keys else [({}, sel)]:
             extra = "".join(f"; {label(k, keys)}={v}" for k, v in found.items())
             out.append(_compare(ref, part, ref.setting_text + extra, scales))

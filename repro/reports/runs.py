@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from repro.store import RunReader, find_runs, flatten
+from repro.store.identity import dense_epochs
 
 CONFIG = "config."  # prefix of the flattened config columns in the frame
 FINISHED = "finished"
@@ -57,13 +58,6 @@ def _derive(row: dict[str, Any]) -> None:
         row["test_error"] = 1.0 - acc
     if "remaining" not in row and isinstance(sparsity, int | float) and not isinstance(sparsity, bool):
         row["remaining"] = 1.0 - sparsity
-
-
-def dense_epochs_of(config: dict[str, Any]) -> Any:
-    """The epochs of the run's dense training (step 0): ``trainer.dense_epochs``, else ``trainer.epochs``."""
-    trainer = config.get("trainer") or {}
-    value = trainer.get("dense_epochs")
-    return trainer.get("epochs") if value is None else value
 
 
 @dataclass
@@ -122,7 +116,7 @@ def load(readers: Iterable[RunReader]) -> Runs:
             row = {k: v for k, v in record.items() if k not in ("run", "method")}
             row |= {"run": name, "state": state, "method": method_of(record, config)}
             row["seed"] = config.get("seed", record.get("seed"))
-            row["dense_epochs"] = dense_epochs_of(config)
+            row["dense_epochs"] = dense_epochs(config)
             _derive(row)
             rows.append(row | flat)
     frame = pd.DataFrame(rows)

@@ -21,7 +21,7 @@ IGNORED = (*NON_IDENTITY_KEYS, REPLICATE)
 # Runs equal apart from these, with one dense epoch count, share their dense start (per seed): the rule of
 # the dense cache itself (``repro.loop.dense.dense_key``).
 DENSE_EXCLUDED = ("pruner", *STEP_LENGTH_KEYS)
-DENSE_EPOCHS = "dense_epochs"  # per row: the epochs of the run's dense training (``runs.dense_epochs_of``)
+DENSE_EPOCHS = "dense_epochs"  # per row: the epochs of its dense training (``identity.dense_epochs``)
 ALWAYS = (f"{CONFIG}model.name", f"{CONFIG}dataset.name")  # shown whenever they vary, even if implied
 
 
@@ -78,7 +78,8 @@ def per_seed(rows: pd.DataFrame, key: str, scale: float = 1.0) -> pd.Series:
     return (numbers * scale).groupby(seeds.astype(str)).mean().dropna()
 
 
-def _varies(rows: pd.DataFrame, column: str) -> bool:
+def varies(rows: pd.DataFrame, column: str) -> bool:
+    """Whether ``column`` takes more than one value among the runs of ``rows``."""
     return column in rows and _per_run(rows)[column].map(normal).nunique(dropna=False) > 1
 
 
@@ -86,7 +87,7 @@ def dense_keys(rows: pd.DataFrame) -> list[str]:
     """Varying config columns outside the pruner and the step length, and the dense epoch count when it
     varies: with the seed they identify a run's dense start."""
     keys = [c for c in varying(rows) if not _ignored(c[len(CONFIG) :], DENSE_EXCLUDED)]
-    return keys + [DENSE_EPOCHS] * _varies(rows, DENSE_EPOCHS)
+    return keys + [DENSE_EPOCHS] * varies(rows, DENSE_EPOCHS)
 
 
 def step_length_settings(*sides: pd.DataFrame) -> list[str]:
@@ -94,7 +95,7 @@ def step_length_settings(*sides: pd.DataFrame) -> list[str]:
     length that differs only between the sides belongs to each side's method (a plateau-driven pruner
     given a longer step than the one-shot baseline it is compared with, from the same dense models)."""
     columns = [f"{CONFIG}{k}" for k in STEP_LENGTH_KEYS]
-    return [c for c in columns if any(_varies(side, c) for side in sides)]
+    return [c for c in columns if any(varies(side, c) for side in sides)]
 
 
 def dense_signature(rows: pd.DataFrame) -> pd.Series:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,15 @@ NON_IDENTITY_KEYS = (
 # its epoch count (``trainer.dense_epochs``, else ``trainer.epochs``), so runs differing in them alone
 # start from one dense model.
 STEP_LENGTH_KEYS = ("trainer.epochs", "trainer.dense_epochs")
+
+
+def dense_epochs(config: Mapping[str, Any]) -> Any:
+    """The epochs of a run's dense training (step 0): ``trainer.dense_epochs``, else ``trainer.epochs``."""
+    trainer = config.get("trainer") or {}
+    value = trainer.get("dense_epochs")
+    return trainer.get("epochs") if value is None else value
+
+
 # Config keys naming files whose content a run reads.
 INPUT_FILES = ("model.checkpoint",)
 

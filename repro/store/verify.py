@@ -75,10 +75,10 @@ def verify_run(run: RunReader) -> list[str]:
     records, bad_line = parse_records(paths.records.read_text(errors="replace"), paths.records)
     if bad_line is not None:
         problems.append(f"{paths.records}: line {bad_line} is corrupt")
-    absent = left_out(paths)
+    absent, artifacts = left_out(paths), artifacts_kept(paths)
     for record in records:
         if record.get("status") != "diverged":
-            problems += step_problems(paths, record, absent, artifacts_kept(paths))
+            problems += step_problems(paths, record, absent, artifacts)
     return problems
 
 
