@@ -32,16 +32,20 @@ def artifact_files(paths: RunPaths, record: dict[str, Any]) -> list[tuple[Path, 
     return [(paths.artifact(kind, record["step"]), sha) for kind, sha in items]
 
 
+def _carried(paths: RunPaths) -> dict[str, Any]:
+    """A carried copy's manifest (``carried.json``); empty for an original run."""
+    manifest = read_json(paths.carried)
+    return manifest if isinstance(manifest, dict) else {}
+
+
 def left_out(paths: RunPaths) -> set[int]:
     """Steps whose records a carried copy keeps without their files: not damage, only not carried."""
-    manifest = read_json(paths.carried)
-    return set(manifest.get("left_out", [])) if isinstance(manifest, dict) else set()
+    return set(_carried(paths).get("left_out", []))
 
 
 def artifacts_kept(paths: RunPaths) -> bool:
     """Whether a carried copy holds the artifacts of the steps it left out (copies made before it did not)."""
-    manifest = read_json(paths.carried)
-    return isinstance(manifest, dict) and manifest.get("artifacts") == "all"
+    return _carried(paths).get("artifacts") == "all"
 
 
 def step_problems(
